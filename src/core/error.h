@@ -9,12 +9,12 @@
 #include <stdarg.h>
 
 enum {
-    SK_AGAIN = -4001,   /* a parser needs more input */
-    SK_EPARSE = -4002,  /* malformed input */
-    SK_ETLS = -4003,    /* TLS failure */
-    SK_EEOF = -4004,    /* unexpected end of stream */
-    SK_ETOOBIG = -4005, /* input over a configured limit */
-    SK_EUSAGE = -4006,  /* bad user input (endpoint syntax, option value) */
+    SK_AGAIN = -4001,     /* a parser needs more input */
+    SK_EPARSE = -4002,    /* malformed input */
+    SK_ETLS = -4003,      /* TLS failure */
+    SK_EEOF = -4004,      /* unexpected end of stream */
+    SK_ETOOBIG = -4005,   /* input over a configured limit */
+    SK_EUSAGE = -4006,    /* bad user input (endpoint syntax, option value) */
     SK_ENOTBUILT = -4007, /* feature not compiled in */
 };
 

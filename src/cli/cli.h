@@ -1,0 +1,68 @@
+/* cli.h -- what the per-command files of src/cli share: exit codes, usage
+ * errors, and the option parsing every server and client repeats. Only
+ * src/cli may exit(). */
+#ifndef SK_CLI_CLI_H
+#define SK_CLI_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#include "core/endpoint.h"
+#include "core/server.h"
+
+enum { SK_EXIT_OK = 0, SK_EXIT_FAIL = 1, SK_EXIT_USAGE = 2 };
+
+/* Prints "sockkit CMD: message" and a hint to use --help, then exits 2. */
+void sk_cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+
+/* Prints "sockkit CMD: message" and exits 1. */
+void sk_cli_fail(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+
+/* Prints the version line and exits 0. */
+void sk_cli_version(void) __attribute__((noreturn));
+
+/* Parses an endpoint or exits 2 naming the bad part. */
+void sk_cli_endpoint(const char *cmd, const char *text, sk_endpoint_t *ep);
+
+/* Parses a non-negative integer in [min, max] or exits 2. */
+long sk_cli_long(const char *cmd, const char *opt, const char *text, long min, long max);
+
+/* Parses seconds (may be fractional) into milliseconds or exits 2. */
+unsigned sk_cli_seconds_ms(const char *cmd, const char *opt, const char *text);
+
+/* Parses an octal file mode (e.g. 0600) or exits 2. */
+unsigned sk_cli_mode(const char *cmd, const char *text);
+
+/* Server options shared by every `serve` subcommand. SK_CLI_SERVER_OPTS
+ * expands to their struct option entries; sk_cli_server_opt() handles one
+ * (returns false if c is not one of them). */
+#define SK_CLI_OPT_BACKEND 1000
+#define SK_CLI_OPT_WORKERS 1001
+#define SK_CLI_OPT_MAXCONNS 1002
+#define SK_CLI_OPT_DRAIN 1003
+#define SK_CLI_OPT_MODE 1004
+#define SK_CLI_SERVER_OPTS                                                                         \
+    {"backend", required_argument, NULL, SK_CLI_OPT_BACKEND},                                      \
+        {"workers", required_argument, NULL, SK_CLI_OPT_WORKERS},                                  \
+        {"max-conns", required_argument, NULL, SK_CLI_OPT_MAXCONNS},                               \
+        {"drain-timeout", required_argument, NULL, SK_CLI_OPT_DRAIN},                              \
+        {"mode", required_argument, NULL, SK_CLI_OPT_MODE},                                        \
+        {"sockopt", required_argument, NULL, 'o'}, {"verbose", no_argument, NULL, 'v'},            \
+        {"help", no_argument, NULL, 'h'},                                                          \
+    {                                                                                              \
+        "version", no_argument, NULL, 'V'                                                          \
+    }
+
+bool sk_cli_server_opt(const char *cmd, int c, const char *arg, sk_server_config_t *cfg);
+
+/* The help text for the shared server options. */
+extern const char sk_cli_server_opts_help[];
+
+/* Command entry points (argv[0] is the command name). */
+int sk_cmd_serve(int argc, char **argv);
+int sk_cmd_connect(int argc, char **argv);
+int sk_cmd_listen(int argc, char **argv);
+
+#endif

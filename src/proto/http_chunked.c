@@ -1,0 +1,226 @@
+/* http_chunked.c -- resumable chunked transfer-coding decoder (RFC 9112 §7.1).
+ *
+ * A byte-at-a-time state machine for the size lines and trailers, which are
+ * short, and an O(1) skip over chunk data, which is the bulk. Everything the
+ * grammar does not allow is rejected, so a body can never be read two ways. */
+#include "proto/http_chunked.h"
+
+#include <stdbool.h>
+
+#include "core/error.h"
+
+/* Byte classes. C_TCHAR: token (RFC 9110 §5.6.2). C_QDTEXT: qdtext of a
+ * quoted-string (§5.6.4). C_QPAIR: the byte after a backslash. C_VALUE:
+ * field-vchar, SP and HTAB (§5.5). */
+enum { C_TCHAR = 1, C_QDTEXT = 2, C_QPAIR = 4, C_VALUE = 8 };
+
+static const unsigned char cls[256] = {
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  14, 0,  0,  0,  0,  0,  0,  /* 0x00 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0x10 */
+    14, 15, 12, 15, 15, 15, 15, 15, 14, 14, 15, 15, 14, 15, 15, 14, /* 0x20 */
+    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 14, 14, 14, 14, 14, 14, /* 0x30 */
+    14, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, /* 0x40 */
+    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 14, 12, 14, 15, 15, /* 0x50 */
+    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, /* 0x60 */
+    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 14, 15, 14, 15, 0,  /* 0x70 */
+    14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, /* 0x80 */
+    14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, /* 0x90 */
+    14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, /* 0xa0 */
+    14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, /* 0xb0 */
+    14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, /* 0xc0 */
+    14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, /* 0xd0 */
+    14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, /* 0xe0 */
+    14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, /* 0xf0 */
+};
+
+#define IS(c, k) (cls[(unsigned char)(c)] & (k))
+
+/* chunk = chunk-size [chunk-ext] CRLF chunk-data CRLF
+ * chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )
+ * The states before S_DATA belong to the size line; those from S_TRAILER on
+ * to the trailer section. Zero is S_SIZE so a zeroed struct is ready. */
+enum {
+    S_SIZE = 0,        /* hex digits of chunk-size */
+    S_EXT_WS,          /* BWS that must lead to ';' */
+    S_EXT_NAME_START,  /* after ';': BWS, then a name */
+    S_EXT_NAME,        /* in ext-name */
+    S_EXT_NAME_WS,     /* BWS after a name: '=' or ';' next */
+    S_EXT_VAL_START,   /* after '=': BWS, then token or quoted-string */
+    S_EXT_VAL_TOKEN,   /* in a token value */
+    S_EXT_QUOTED,      /* in a quoted-string */
+    S_EXT_QPAIR,       /* after a backslash in a quoted-string */
+    S_EXT_AFTER_QUOTE, /* after the closing quote */
+    S_SIZE_LF,         /* CR seen at the end of the size line */
+    S_DATA,            /* chunk-data */
+    S_DATA_CR,         /* the CRLF after chunk-data */
+    S_DATA_LF,
+    S_TRAILER, /* start of a trailer line, or the final CRLF */
+    S_TRAILER_NAME,
+    S_TRAILER_VALUE,
+    S_TRAILER_LF,
+    S_FINAL_LF,
+    S_DONE,
+    S_ERROR,
+};
+
+void sk_http_chunked_init(sk_http_chunked_t *st)
+{
+    *st = (sk_http_chunked_t){0};
+}
+
+static inline int hexval(unsigned char c)
+{
+    if ((unsigned)(c - '0') <= 9)
+        return c - '0';
+    c |= 0x20;
+    if ((unsigned)(c - 'a') <= 5)
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Returns the state after byte c on the size line, or S_ERROR. Only states
+ * before S_DATA reach here. */
+static unsigned char size_line(sk_http_chunked_t *st, unsigned char c)
+{
+    bool ws = c == ' ' || c == '\t';
+    switch (st->state) {
+    case S_SIZE: {
+        int h = hexval(c);
+        if (h >= 0) {
+            /* Refuse sizes of 2^63 and up: nobody sends them, and they
+             * overflow signed offsets elsewhere. */
+            if (st->remaining >> 59)
+                return S_ERROR;
+            st->remaining = st->remaining << 4 | (uint64_t)h;
+            st->digits = 1;
+            return S_SIZE;
+        }
+        if (!st->digits)
+            return S_ERROR; /* chunk-size = 1*HEXDIG */
+        return c == '\r' ? S_SIZE_LF : c == ';' ? S_EXT_NAME_START : ws ? S_EXT_WS : S_ERROR;
+    }
+    case S_EXT_WS:
+        return ws ? S_EXT_WS : c == ';' ? S_EXT_NAME_START : S_ERROR;
+    case S_EXT_NAME_START:
+        return ws ? S_EXT_NAME_START : IS(c, C_TCHAR) ? S_EXT_NAME : S_ERROR;
+    case S_EXT_NAME:
+        /* A name may end the line; its trailing BWS may not. */
+        if (IS(c, C_TCHAR))
+            return S_EXT_NAME;
+        if (c == '\r')
+            return S_SIZE_LF;
+        /* fall through */
+    case S_EXT_NAME_WS:
+        return ws         ? S_EXT_NAME_WS
+               : c == '=' ? S_EXT_VAL_START
+               : c == ';' ? S_EXT_NAME_START
+                          : S_ERROR;
+    case S_EXT_VAL_START:
+        return ws               ? S_EXT_VAL_START
+               : c == '"'       ? S_EXT_QUOTED
+               : IS(c, C_TCHAR) ? S_EXT_VAL_TOKEN
+                                : S_ERROR;
+    case S_EXT_VAL_TOKEN:
+        if (IS(c, C_TCHAR))
+            return S_EXT_VAL_TOKEN;
+        /* fall through */
+    case S_EXT_AFTER_QUOTE:
+        return c == '\r' ? S_SIZE_LF : c == ';' ? S_EXT_NAME_START : ws ? S_EXT_WS : S_ERROR;
+    case S_EXT_QUOTED:
+        return c == '"'          ? S_EXT_AFTER_QUOTE
+               : c == '\\'       ? S_EXT_QPAIR
+               : IS(c, C_QDTEXT) ? S_EXT_QUOTED
+                                 : S_ERROR;
+    case S_EXT_QPAIR:
+        return IS(c, C_QPAIR) ? S_EXT_QUOTED : S_ERROR;
+    case S_SIZE_LF:
+        if (c != '\n')
+            return S_ERROR; /* bare CR */
+        /* last-chunk = 1*("0") [chunk-ext] CRLF, then the trailers. */
+        return st->remaining == 0 ? S_TRAILER : S_DATA;
+    }
+    return S_ERROR;
+}
+
+/* Returns the state after byte c in the trailer section (RFC 9112 §7.1.2:
+ * field lines as in a head, so the same strictness applies). */
+static unsigned char trailer(unsigned char state, unsigned char c)
+{
+    switch (state) {
+    case S_TRAILER:
+        /* SP/HTAB here would be obs-fold; '\n' a bare LF. */
+        return c == '\r' ? S_FINAL_LF : IS(c, C_TCHAR) ? S_TRAILER_NAME : S_ERROR;
+    case S_TRAILER_NAME:
+        return IS(c, C_TCHAR) ? S_TRAILER_NAME : c == ':' ? S_TRAILER_VALUE : S_ERROR;
+    case S_TRAILER_VALUE:
+        return IS(c, C_VALUE) ? S_TRAILER_VALUE : c == '\r' ? S_TRAILER_LF : S_ERROR;
+    case S_TRAILER_LF:
+        return c == '\n' ? S_TRAILER : S_ERROR;
+    case S_FINAL_LF:
+        return c == '\n' ? S_DONE : S_ERROR;
+    }
+    return S_ERROR;
+}
+
+int sk_http_chunked_decode(sk_http_chunked_t *st, const char *buf, size_t len, size_t *consumed,
+                           uint64_t *body_bytes_out)
+{
+    const char *p = buf, *end = buf + len;
+    int rc = SK_AGAIN;
+
+    while (p < end && rc == SK_AGAIN) {
+        unsigned char s = st->state;
+        if (s == S_DATA) {
+            size_t avail = (size_t)(end - p);
+            size_t n = st->remaining < avail ? (size_t)st->remaining : avail;
+            p += n;
+            st->remaining -= n;
+            st->body_bytes += n;
+            if (st->remaining == 0)
+                st->state = S_DATA_CR;
+            continue;
+        }
+        if (s == S_DONE) {
+            rc = 1;
+            break;
+        }
+        if (s == S_ERROR) {
+            rc = SK_EPARSE;
+            break;
+        }
+        unsigned char c = (unsigned char)*p++;
+        if (s < S_DATA) {
+            if (++st->line_len > SK_HTTP_CHUNKED_MAX_LINE)
+                s = S_ERROR;
+            else
+                s = size_line(st, c);
+        } else if (s == S_DATA_CR) {
+            s = c == '\r' ? S_DATA_LF : S_ERROR; /* data longer than its size */
+        } else if (s == S_DATA_LF) {
+            s = c == '\n' ? S_SIZE : S_ERROR;
+            st->line_len = 0;
+            st->digits = 0;
+        } else {
+            if (++st->trailer_bytes > SK_HTTP_CHUNKED_MAX_TRAILERS)
+                s = S_ERROR;
+            else
+                s = trailer(s, c);
+        }
+        st->state = s;
+        if (s == S_DONE)
+            rc = 1;
+        else if (s == S_ERROR)
+            rc = SK_EPARSE;
+    }
+    if (len == 0 || p == buf) {
+        /* Nothing consumed: report a finished or failed state as such. */
+        if (st->state == S_DONE)
+            rc = 1;
+        else if (st->state == S_ERROR)
+            rc = SK_EPARSE;
+    }
+    *consumed = (size_t)(p - buf);
+    if (body_bytes_out != NULL)
+        *body_bytes_out = st->body_bytes;
+    return rc;
+}
