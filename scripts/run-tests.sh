@@ -33,7 +33,7 @@ for t in $(find "$BUILD/tests/unit" -type f -name 'test_*' ! -name '*.o' ! -name
 done
 
 for r in $(find "$BUILD/fuzz" -type f -name 'replay_*' ! -name '*.o' ! -name '*.d' 2>/dev/null | sort); do
-    target=${r##*/replay_}
+    target=${r##*/replay_fuzz_}
     if timeout 300 "$r" "fuzz/corpus/$target" >/dev/null 2>"$BUILD/replay_$target.log"; then
         passed=$((passed + 1))
         echo "replay $target: ok"

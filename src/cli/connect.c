@@ -128,8 +128,6 @@ int sk_cmd_connect(int argc, char **argv)
         if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
             sk_addr_format_peer((struct sockaddr *)&ss, len, local, sizeof(local));
         sk_log_info("local address %s", local);
-        sk_sockopt_apply(fd, &sockopts, ss.ss_family, datagram ? SOCK_DGRAM : SOCK_STREAM, true,
-                         NULL);
     }
     sk_bridge_opts_t bo = {
         .datagram = datagram,

@@ -110,9 +110,6 @@ int sk_cmd_listen(int argc, char **argv)
         getsockname(fds[i], (struct sockaddr *)&ss, &len);
         sk_addr_format(ep.transport, (struct sockaddr *)&ss, len, name, sizeof(name));
         fprintf(stderr, "listening on %s\n", name);
-        if (sk_log_verbosity > 0)
-            sk_sockopt_apply(fds[i], &sockopts, ss.ss_family, sk_endpoint_socktype(&ep), true,
-                             NULL);
     }
     fflush(stderr);
     signal(SIGPIPE, SIG_IGN);

@@ -45,9 +45,11 @@ static int sock_error(int e, struct sk_err *err, const char *what)
 static int bridge_stream(int sock, int in_fd, int out_fd, struct sk_err *err)
 {
     static char buf[IO_SIZE];
-    bool in_open = true;
+    bool in_open = true, sock_open = true;
     for (;;) {
-        struct pollfd pfd[2] = {{.fd = sock, .events = POLLIN}, {.fd = in_fd, .events = POLLIN}};
+        /* Once the socket is read to its end only stdin is watched. */
+        struct pollfd pfd[2] = {{.fd = sock_open ? sock : -1, .events = POLLIN},
+                                {.fd = in_fd, .events = POLLIN}};
         int r = poll(pfd, in_open ? 2 : 1, -1);
         if (r < 0) {
             if (errno == EINTR)
@@ -60,8 +62,15 @@ static int bridge_stream(int sock, int in_fd, int out_fd, struct sk_err *err)
                 continue;
             if (n < 0)
                 return sock_error(errno, err, "read");
-            if (n == 0)
-                return 0; /* the peer closed its side: everything has arrived */
+            if (n == 0) {
+                /* The peer is done sending. Piped input still goes out (the
+                 * peer may only have half-closed, as we do); a terminal has
+                 * no end, so the session ends here. */
+                if (!in_open || isatty(in_fd))
+                    return 0;
+                sock_open = false;
+                continue;
+            }
             int rc = write_all(out_fd, buf, (size_t)n);
             if (rc < 0)
                 return sk_err_set(err, rc, "writing output: %s", strerror(-rc));
@@ -75,6 +84,8 @@ static int bridge_stream(int sock, int in_fd, int out_fd, struct sk_err *err)
                  * printing what it still sends. */
                 in_open = false;
                 shutdown(sock, SHUT_WR);
+                if (!sock_open)
+                    return 0;
                 continue;
             }
             int rc = write_all(sock, buf, (size_t)n);

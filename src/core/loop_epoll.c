@@ -51,6 +51,8 @@ static int ctl(sk_loop_t *loop, int op, int fd, int mask)
         ev.events |= EPOLLIN;
     if (mask & SK_EV_WRITE)
         ev.events |= EPOLLOUT;
+    /* The fd, not a pointer: the loop's table may move when it grows, and
+     * the fd is all the loop needs to find the callback. */
     ev.data.fd = fd;
     return epoll_ctl(st->epfd, op, fd, &ev) < 0 ? -errno : 0;
 }

@@ -102,6 +102,8 @@ static int poll_del(sk_loop_t *loop, int fd, int old_mask)
     (void)old_mask;
     if (fd >= st->nslot || st->slot[fd] < 0)
         return -ENOENT;
+    /* poll() does not care about order, so the last slot fills the hole
+     * and no other entry moves. */
     size_t i = (size_t)st->slot[fd];
     struct pollfd last = st->pfds[--st->len];
     if (i != st->len) {
@@ -118,6 +120,8 @@ static int poll_wait(sk_loop_t *loop, int timeout_ms)
     int n = poll(st->pfds, (nfds_t)st->len, timeout_ms);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
+    /* poll() returns how many entries have revents set, so the scan can
+     * stop as soon as all of them were seen. */
     int seen = 0;
     for (size_t i = 0; i < st->len && seen < n; i++) {
         short r = st->pfds[i].revents;

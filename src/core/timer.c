@@ -39,12 +39,16 @@ static bool before(const sk_timer_t *a, const sk_timer_t *b)
     return a->seq < b->seq;
 }
 
+/* Every move goes through here so heap_idx never goes stale: that index is
+ * what lets remove() and re-arm skip a linear search. */
 static void place(sk_timerheap_t *h, size_t i, sk_timer_t *t)
 {
     h->items[i] = t;
     t->heap_idx = i;
 }
 
+/* Both sifts move a hole and write t once at the end instead of swapping
+ * at each level, halving the stores. */
 static void sift_up(sk_timerheap_t *h, size_t i)
 {
     sk_timer_t *t = h->items[i];

@@ -165,6 +165,13 @@ static unsigned char trailer(unsigned char state, unsigned char c)
 int sk_http_chunked_decode(sk_http_chunked_t *st, const char *buf, size_t len, size_t *consumed,
                            uint64_t *body_bytes_out)
 {
+    if (len == 0) {
+        /* Nothing to consume (buf may be NULL): report the state. */
+        *consumed = 0;
+        if (body_bytes_out != NULL)
+            *body_bytes_out = st->body_bytes;
+        return st->state == S_DONE ? 1 : st->state == S_ERROR ? SK_EPARSE : SK_AGAIN;
+    }
     const char *p = buf, *end = buf + len;
     int rc = SK_AGAIN;
 
@@ -210,13 +217,6 @@ int sk_http_chunked_decode(sk_http_chunked_t *st, const char *buf, size_t len, s
         if (s == S_DONE)
             rc = 1;
         else if (s == S_ERROR)
-            rc = SK_EPARSE;
-    }
-    if (len == 0 || p == buf) {
-        /* Nothing consumed: report a finished or failed state as such. */
-        if (st->state == S_DONE)
-            rc = 1;
-        else if (st->state == S_ERROR)
             rc = SK_EPARSE;
     }
     *consumed = (size_t)(p - buf);
