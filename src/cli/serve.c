@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "serve/discard.h"
 #include "serve/echo.h"
+#include "serve/http.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,179 @@ static int serve_simple(const char *kind, const sk_service_t *svc, int argc, cha
     return rc < 0 ? SK_EXIT_FAIL : SK_EXIT_OK;
 }
 
+static const char http_usage[] =
+    "Usage: sockkit serve http [ROOT] [--listen EP]... [OPTIONS]\n"
+    "\n"
+    "Serve the files under ROOT (default .) over HTTP/1.1: GET, HEAD and OPTIONS,\n"
+    "keep-alive and pipelining, conditional requests (ETag, Last-Modified), Range\n"
+    "(single and multipart), precompressed .br/.gz siblings, index files. Nothing\n"
+    "outside ROOT is ever served, symlinks included; dotfiles are hidden except\n"
+    "under /.well-known/.\n"
+    "\n"
+    "HTTP options:\n"
+    "  -l, --listen EP          endpoint to serve on, repeatable (default 127.0.0.1:8080)\n"
+    "      --header-timeout S   seconds to receive a complete request head (default 10)\n"
+    "      --idle-timeout S     keep-alive idle limit (default 60)\n"
+    "      --send-timeout S     limit on a send making no progress (default 60)\n"
+    "      --max-header-bytes N request line plus headers (default 16384; 431, or 414\n"
+    "                           for a request line alone over it)\n"
+    "      --max-headers N      header fields per request (default 100)\n"
+    "      --max-body N         request body bytes read and discarded (default 1048576; 413)\n"
+    "      --index NAME         index file for directories (default index.html)\n"
+    "      --list-dirs          list directories without an index file\n"
+    "      --dotfiles           serve names starting with a dot\n"
+    "      --access-log FILE|-  log each request (off by default; - is stdout)\n"
+    "      --log-format F       combined (default) or json\n"
+    "\n%s\n"
+    "Examples:\n"
+    "  sockkit serve http ./public --listen :8080\n"
+    "  sockkit serve http site --listen 127.0.0.1:0 --listen unix:/run/site.sock --list-dirs\n"
+    "  sockkit serve http . --access-log - --log-format json --workers 2\n";
+
+enum {
+    OPT_LISTEN = 'l',
+    OPT_HEADER_TIMEOUT = 2000,
+    OPT_IDLE_TIMEOUT,
+    OPT_SEND_TIMEOUT,
+    OPT_MAX_HEADER_BYTES,
+    OPT_MAX_HEADERS,
+    OPT_MAX_BODY,
+    OPT_INDEX,
+    OPT_LIST_DIRS,
+    OPT_DOTFILES,
+    OPT_ACCESS_LOG,
+    OPT_LOG_FORMAT,
+};
+
+static int serve_http(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        SK_CLI_SERVER_OPTS,
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
+        {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+        {"send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT},
+        {"max-header-bytes", required_argument, NULL, OPT_MAX_HEADER_BYTES},
+        {"max-headers", required_argument, NULL, OPT_MAX_HEADERS},
+        {"max-body", required_argument, NULL, OPT_MAX_BODY},
+        {"index", required_argument, NULL, OPT_INDEX},
+        {"list-dirs", no_argument, NULL, OPT_LIST_DIRS},
+        {"dotfiles", no_argument, NULL, OPT_DOTFILES},
+        {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
+        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd = "serve http";
+    sk_server_config_t cfg;
+    sk_server_config_defaults(&cfg);
+    sk_http_config_t hcfg;
+    sk_http_config_defaults(&hcfg);
+    const char **listens = calloc((size_t)argc + 1, sizeof(*listens));
+    int nlisten = 0;
+    const char *access_log = NULL;
+    enum sk_access_format log_format = SK_ACCESS_COMBINED;
+    if (listens == NULL)
+        sk_cli_fail(cmd, "out of memory");
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "l:o:vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            printf(http_usage, sk_cli_server_opts_help);
+            free(listens);
+            return SK_EXIT_OK;
+        case OPT_LISTEN:
+            listens[nlisten++] = optarg;
+            break;
+        case OPT_HEADER_TIMEOUT:
+            hcfg.header_timeout_ms = sk_cli_seconds_ms(cmd, "--header-timeout", optarg);
+            break;
+        case OPT_IDLE_TIMEOUT:
+            hcfg.idle_timeout_ms = sk_cli_seconds_ms(cmd, "--idle-timeout", optarg);
+            break;
+        case OPT_SEND_TIMEOUT:
+            hcfg.send_timeout_ms = sk_cli_seconds_ms(cmd, "--send-timeout", optarg);
+            break;
+        case OPT_MAX_HEADER_BYTES:
+            hcfg.limits.max_header_bytes =
+                (size_t)sk_cli_long(cmd, "--max-header-bytes", optarg, 256, 1L << 24);
+            break;
+        case OPT_MAX_HEADERS:
+            hcfg.limits.max_headers = (size_t)sk_cli_long(cmd, "--max-headers", optarg, 1, 10000);
+            break;
+        case OPT_MAX_BODY:
+            hcfg.limits.max_body = (uint64_t)sk_cli_long(cmd, "--max-body", optarg, 0, 1L << 50);
+            break;
+        case OPT_INDEX:
+            if (optarg[0] == '\0' || strchr(optarg, '/') != NULL)
+                sk_cli_usage_error(cmd, "--index: '%s' must be a plain file name", optarg);
+            hcfg.index = optarg;
+            break;
+        case OPT_LIST_DIRS:
+            hcfg.list_dirs = true;
+            break;
+        case OPT_DOTFILES:
+            hcfg.dotfiles = true;
+            break;
+        case OPT_ACCESS_LOG:
+            access_log = optarg;
+            break;
+        case OPT_LOG_FORMAT:
+            if (strcmp(optarg, "combined") == 0)
+                log_format = SK_ACCESS_COMBINED;
+            else if (strcmp(optarg, "json") == 0)
+                log_format = SK_ACCESS_JSON;
+            else
+                sk_cli_usage_error(cmd, "--log-format: '%s' is not combined or json", optarg);
+            break;
+        default:
+            if (!sk_cli_server_opt(cmd, c, optarg, &cfg))
+                sk_cli_usage_error(cmd, "unknown option");
+        }
+    }
+    if (argc - optind > 1)
+        sk_cli_usage_error(cmd, "one ROOT at most; endpoints go with --listen");
+    const char *root = optind < argc ? argv[optind] : ".";
+    if (nlisten == 0)
+        listens[nlisten++] = "127.0.0.1:8080";
+    sk_endpoint_t *eps = calloc((size_t)nlisten, sizeof(*eps));
+    if (eps == NULL)
+        sk_cli_fail(cmd, "out of memory");
+    for (int i = 0; i < nlisten; i++) {
+        sk_cli_endpoint(cmd, listens[i], &eps[i]);
+        if (!sk_endpoint_is_stream(&eps[i]))
+            sk_cli_usage_error(cmd, "--listen %s: HTTP needs a stream endpoint", listens[i]);
+        if (eps[i].transport == SK_TRANSPORT_TLS)
+            sk_cli_usage_error(cmd, "--listen %s: TLS is not built into this version yet",
+                               listens[i]);
+    }
+    struct sk_err err = {0};
+    if (sk_http_config_open(&hcfg, root, &err) < 0)
+        sk_cli_fail(cmd, "%s", err.msg);
+    if (access_log != NULL &&
+        sk_access_log_open(&hcfg.access_log, access_log, log_format, &err) < 0)
+        sk_cli_fail(cmd, "--access-log %s: %s", access_log, err.msg);
+    sk_log_timestamps = 1;
+    sk_server_t *srv;
+    if (sk_server_new(&srv, &cfg) < 0)
+        sk_cli_fail(cmd, "cannot create the server");
+    for (int i = 0; i < nlisten; i++) {
+        int rc = sk_server_listen(srv, &eps[i], &hcfg.service, &err);
+        if (rc < 0) {
+            if (rc == SK_EUSAGE)
+                sk_cli_usage_error(cmd, "%s", err.msg);
+            sk_cli_fail(cmd, "%s: %s", listens[i], err.msg[0] ? err.msg : sk_strerror(rc));
+        }
+    }
+    free(eps);
+    free(listens);
+    int rc = sk_server_run(srv);
+    sk_server_free(srv);
+    sk_access_log_close(hcfg.access_log);
+    sk_http_config_close(&hcfg);
+    return rc < 0 ? SK_EXIT_FAIL : SK_EXIT_OK;
+}
+
 int sk_cmd_serve(int argc, char **argv)
 {
     if (argc < 2) {
@@ -105,9 +279,11 @@ int sk_cmd_serve(int argc, char **argv)
     }
     if (strcmp(kind, "--version") == 0)
         sk_cli_version();
+    if (strcmp(kind, "http") == 0)
+        return serve_http(argc - 1, argv + 1);
     if (strcmp(kind, "echo") == 0)
         return serve_simple(kind, sk_echo_service(), argc - 1, argv + 1);
     if (strcmp(kind, "discard") == 0)
         return serve_simple(kind, sk_discard_service(), argc - 1, argv + 1);
-    sk_cli_usage_error("serve", "unknown kind '%s' (echo, discard)", kind);
+    sk_cli_usage_error("serve", "unknown kind '%s' (http, echo, discard)", kind);
 }

@@ -118,6 +118,19 @@ int sk_outq_append_file(sk_outq_t *q, int fd, off_t off, uint64_t len, bool owns
     return 0;
 }
 
+void sk_outq_move(sk_outq_t *dst, sk_outq_t *src)
+{
+    if (src->head == NULL)
+        return;
+    if (dst->tail != NULL)
+        dst->tail->next = src->head;
+    else
+        dst->head = src->head;
+    dst->tail = src->tail;
+    dst->bytes += src->bytes;
+    sk_outq_init(src);
+}
+
 void sk_outq_consume(sk_outq_t *q, uint64_t n)
 {
     q->bytes -= n < q->bytes ? n : q->bytes;

@@ -55,6 +55,10 @@ ssize_t sk_outq_write(sk_outq_t *q, int sock);
  * see the bytes (TLS). Returns the count or a negative errno. */
 ssize_t sk_outq_peek(sk_outq_t *q, char *buf, size_t cap);
 
+/* Moves every segment of src to the end of dst, leaving src empty (a
+ * response held back until a request body is read joins the queue). */
+void sk_outq_move(sk_outq_t *dst, sk_outq_t *src);
+
 /* Drops n bytes from the front (after sk_outq_peek's bytes were sent). */
 void sk_outq_consume(sk_outq_t *q, uint64_t n);
 

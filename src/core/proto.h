@@ -47,10 +47,12 @@ typedef struct sk_proto {
     int (*eof)(void *sess, sk_proto_ctx_t *ctx);
     /* The output queue just became empty. Optional. */
     int (*drained)(void *sess, sk_proto_ctx_t *ctx);
-    /* The timeout that applies now, in ms, given whether output is
-     * pending (a send timeout) or not (header/idle timeouts); 0 = none.
-     * Optional: NULL means no timeout. */
-    unsigned (*timeout_ms)(void *sess, bool output_pending);
+    /* The deadline that applies now (absolute, sk_clock_ms time), given
+     * the time of the last byte read or written and whether output is
+     * pending; 0 means none. Absolute so a protocol can bound a whole
+     * phase (a request head sent one byte at a time) and not only
+     * silence. Optional: NULL means no deadline. */
+    uint64_t (*deadline_ms)(void *sess, uint64_t last_activity_ms, bool output_pending);
     /* True when nothing is in flight, so a draining server may close the
      * connection now. Optional: NULL means idle whenever output is
      * flushed. */

@@ -70,6 +70,7 @@ struct worker {
     bool emfile_logged;
     sk_timer_t accept_timer;
     sk_timer_t drain_timer;
+    sk_timer_t tick_timer;
     sk_buf_t reply;   /* datagram reply scratch */
     void **svc_state; /* per service, from worker_init */
     int rc;
@@ -401,12 +402,12 @@ static void conn_arm_timer(struct conn *c)
     const sk_proto_t *p = c->l->svc->stream;
     if (c->flags & CONN_LINGER)
         return;
-    unsigned tmo = p->timeout_ms ? p->timeout_ms(conn_sess(c), !sk_outq_empty(&c->out)) : 0;
-    if (tmo == 0) {
+    uint64_t deadline =
+        p->deadline_ms ? p->deadline_ms(conn_sess(c), c->last_ms, !sk_outq_empty(&c->out)) : 0;
+    if (deadline == 0) {
         sk_loop_timer_stop(c->w->loop, &c->timer);
         return;
     }
-    uint64_t deadline = c->last_ms + tmo;
     if (sk_timer_active(&c->timer) && c->timer.due_ms <= deadline)
         return;
     uint64_t now = sk_loop_now(c->w->loop);
@@ -575,11 +576,11 @@ static void conn_on_timer(sk_loop_t *loop, sk_timer_t *t, void *data)
     }
     const sk_proto_t *p = c->l->svc->stream;
     bool pending = !sk_outq_empty(&c->out);
-    unsigned tmo = p->timeout_ms ? p->timeout_ms(conn_sess(c), pending) : 0;
-    if (tmo == 0)
+    uint64_t deadline = p->deadline_ms ? p->deadline_ms(conn_sess(c), c->last_ms, pending) : 0;
+    if (deadline == 0)
         return;
-    if (now < c->last_ms + tmo) {
-        sk_loop_timer_start(loop, &c->timer, c->last_ms + tmo - now);
+    if (now < deadline) {
+        sk_loop_timer_start(loop, &c->timer, deadline - now);
         return;
     }
     conn_free(c, pending ? "send timeout" : "timeout");
@@ -790,6 +791,15 @@ static void worker_on_wake(sk_loop_t *loop, void *data)
     sk_loop_timer_start(loop, &w->drain_timer, w->srv->cfg.drain_timeout_ms);
 }
 
+static void tick_on_timer(sk_loop_t *loop, sk_timer_t *t, void *data)
+{
+    struct worker *w = data;
+    for (size_t i = 0; i < w->srv->nsvcs; i++)
+        if (w->srv->svcs[i]->worker_tick != NULL && w->svc_state[i] != NULL)
+            w->srv->svcs[i]->worker_tick(w->svc_state[i], sk_loop_now(loop));
+    sk_loop_timer_start(loop, t, 1000);
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -808,10 +818,16 @@ static int worker_setup(sk_server_t *srv, struct worker *w, int id)
     sk_loop_on_wake(w->loop, worker_on_wake, w);
     sk_timer_init(&w->accept_timer, accept_on_timer, w);
     sk_timer_init(&w->drain_timer, drain_on_timer, w);
+    sk_timer_init(&w->tick_timer, tick_on_timer, w);
     w->svc_state = sk_xcalloc(srv->nsvcs ? srv->nsvcs : 1, sizeof(void *));
-    for (size_t i = 0; i < srv->nsvcs; i++)
+    bool ticks = false;
+    for (size_t i = 0; i < srv->nsvcs; i++) {
         if (srv->svcs[i]->worker_init != NULL)
             w->svc_state[i] = srv->svcs[i]->worker_init(srv->svcs[i]->cfg);
+        ticks |= srv->svcs[i]->worker_tick != NULL;
+    }
+    if (ticks)
+        sk_loop_timer_start(w->loop, &w->tick_timer, 1000);
     for (size_t i = 0; i < srv->nls; i++) {
         struct sk__listener *l = &srv->ls[i];
         if (l->owner >= 0 && l->owner != id)

@@ -35,6 +35,10 @@ typedef struct sk_service {
     void *cfg;
     void *(*worker_init)(void *cfg);
     void (*worker_fini)(void *worker);
+    /* Called about once a second with the worker state (flush buffered
+     * logs). The thread-per-connection engine gives each connection thread
+     * its own worker state. */
+    void (*worker_tick)(void *worker, uint64_t now_ms);
 } sk_service_t;
 
 /* Fills cfg with the design's defaults. */

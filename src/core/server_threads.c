@@ -49,9 +49,11 @@ static void set_blocking(int fd)
         fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 }
 
-static unsigned proto_timeout(const sk_proto_t *p, void *sess, bool pending)
+/* True when the protocol's deadline has passed. */
+static bool past_deadline(const sk_proto_t *p, void *sess, uint64_t last_ms, bool pending)
 {
-    return p->timeout_ms != NULL ? p->timeout_ms(sess, pending) : 0;
+    uint64_t d = p->deadline_ms != NULL ? p->deadline_ms(sess, last_ms, pending) : 0;
+    return d != 0 && sk_clock_ms() >= d;
 }
 
 /* Writes everything queued. Returns 0, or a negative errno when the peer
@@ -68,8 +70,7 @@ static int tconn_flush(struct tconn *c, sk_outq_t *out, uint64_t *bytes_out, uin
         }
         if (n != -EAGAIN)
             return (int)n;
-        unsigned tmo = proto_timeout(p, c->sess, true);
-        if (tmo > 0 && sk_clock_ms() >= *last_ms + tmo)
+        if (past_deadline(p, c->sess, *last_ms, true))
             return -ETIMEDOUT;
         if (atomic_load(&c->srv->stopping) &&
             sk_clock_ms() >= *last_ms + c->srv->cfg.drain_timeout_ms)
@@ -103,6 +104,9 @@ static void *tconn_main(void *arg)
     const char *why = "peer closed";
     bool peer_eof = false, closing = false;
     char *buf = sk_malloc(READ_SIZE);
+    const sk_service_t *svc = c->l->svc;
+    void *wstate = svc->worker_init != NULL ? svc->worker_init(svc->cfg) : NULL;
+    uint64_t next_tick = start + 1000;
 
     sk_proto_ctx_t ctx = {
         .out = &out, .now_ms = start, .peer = (struct sockaddr *)&c->peer, .peer_len = c->peer_len};
@@ -162,11 +166,14 @@ static void *tconn_main(void *arg)
             if (in.len != before || !sk_outq_empty(&out) || closing)
                 continue;
         }
+        if (svc->worker_tick != NULL && wstate != NULL && sk_clock_ms() >= next_tick) {
+            next_tick = sk_clock_ms() + 1000;
+            svc->worker_tick(wstate, sk_clock_ms());
+        }
         ssize_t n = read(c->fd, buf, READ_SIZE);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-                unsigned tmo = proto_timeout(p, c->sess, false);
-                if (tmo > 0 && sk_clock_ms() >= last + tmo) {
+                if (past_deadline(p, c->sess, last, false)) {
                     why = "timeout";
                     goto out;
                 }
@@ -206,6 +213,8 @@ out:
                  (double)(sk_clock_ms() - start) / 1000.0);
     if (p->close != NULL)
         p->close(c->sess);
+    if (svc->worker_fini != NULL && wstate != NULL)
+        svc->worker_fini(wstate);
     close(c->fd);
     sk_outq_clear(&out);
     sk_buf_fini(&in);

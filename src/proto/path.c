@@ -30,7 +30,7 @@ int sk_path_normalize(const char *target, size_t len, char *out, size_t outcap, 
                       enum sk_path_reason *reason)
 {
     /* Only the path matters: the query is not part of the file name. */
-    const char *q = memchr(target, '?', len);
+    const char *q = len > 0 ? memchr(target, '?', len) : NULL;
     if (q != NULL)
         len = (size_t)(q - target);
     if (len > 0 && target[0] != '/')

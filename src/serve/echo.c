@@ -6,11 +6,11 @@
 
 #include <errno.h>
 
-static unsigned send_timeout_ms(void *sess, bool pending)
+static uint64_t send_deadline(void *sess, uint64_t last_ms, bool pending)
 {
     (void)sess;
     /* A peer that stops reading its echo must not pin memory forever. */
-    return pending ? 60000 : 0;
+    return pending ? last_ms + 60000 : 0;
 }
 
 static int echo_input(void *sess, const char *data, size_t len, size_t *consumed,
@@ -43,7 +43,7 @@ static const sk_proto_t echo_proto = {
     .session_size = 0,
     .input = echo_input,
     .eof = echo_eof,
-    .timeout_ms = send_timeout_ms,
+    .deadline_ms = send_deadline,
 };
 
 static const sk_dgram_proto_t echo_dgram = {

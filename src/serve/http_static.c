@@ -1,0 +1,515 @@
+/* http_static.c -- responses for GET/HEAD from the filesystem: path
+ * normalisation, opening strictly beneath the root (openat2
+ * RESOLVE_BENEATH, or a no-symlink walk where openat2 is missing),
+ * dotfile hiding, index files and redirects, directory listings,
+ * conditional requests, ranges (single and multipart) and precompressed
+ * .br/.gz siblings. Bodies go out with sendfile; small ones are copied
+ * next to the head so both leave in one packet. */
+#include "serve/internal.h"
+#include "core/alloc.h"
+#include "proto/accept_encoding.h"
+#include "proto/cond.h"
+#include "proto/date.h"
+#include "proto/http_write.h"
+#include "proto/path.h"
+#include "proto/range.h"
+#include "serve/dirlist.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Bodies up to this size are read into the output queue right behind the
+ * head: one send instead of a send plus a sendfile. */
+#define INLINE_BODY_MAX (16u * 1024u)
+#define PATH_MAX_LEN 4096
+
+static const char multipart_boundary[] = "sockkit-byteranges-5a1c3e";
+
+static bool openat2_missing;
+
+/* The per-component fallback for kernels without openat2: each component
+ * is opened with O_NOFOLLOW beneath the previous one, so a symlink anywhere
+ * fails (ELOOP) instead of leading outside the root. */
+static int open_walk(int rootfd, const char *rel, int flags)
+{
+    char buf[PATH_MAX_LEN];
+    size_t n = strlen(rel);
+    if (n >= sizeof(buf))
+        return -ENAMETOOLONG;
+    memcpy(buf, rel, n + 1);
+    int dirfd = dup(rootfd);
+    if (dirfd < 0)
+        return -errno;
+    char *save = NULL;
+    char *comp = strtok_r(buf, "/", &save);
+    if (comp == NULL) {
+        int fd = openat(rootfd, ".", flags | O_NOFOLLOW);
+        close(dirfd);
+        return fd < 0 ? -errno : fd;
+    }
+    while (comp != NULL) {
+        char *next = strtok_r(NULL, "/", &save);
+        int fd = openat(dirfd, comp,
+                        next != NULL ? O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+                                     : flags | O_NOFOLLOW);
+        int e = errno;
+        close(dirfd);
+        if (fd < 0)
+            return -e;
+        dirfd = fd;
+        comp = next;
+    }
+    return dirfd;
+}
+
+/* Opens rel (relative, no leading '/') beneath rootfd. Symlinks that stay
+ * inside the root are followed; anything that would leave it fails with
+ * -EXDEV. Returns an fd or a negative errno. */
+static int open_beneath(int rootfd, const char *rel, int flags)
+{
+    if (rel[0] == '\0')
+        rel = ".";
+    flags |= O_CLOEXEC | O_NOCTTY;
+    if (!openat2_missing) {
+        struct open_how how = {
+            .flags = (uint64_t)flags,
+            .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+        };
+        long fd;
+        do {
+            fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
+        } while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+        if (fd >= 0)
+            return (int)fd;
+        if (errno != ENOSYS)
+            return -errno;
+        openat2_missing = true;
+    }
+    return open_walk(rootfd, rel, flags);
+}
+
+static int status_for_errno(int e)
+{
+    switch (-e) {
+    case EACCES:
+    case EPERM:
+        return 403;
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+        return 503;
+    default:
+        /* ENOENT, ENOTDIR, EXDEV (escape attempt), ELOOP: not found, and
+         * nothing said about why. */
+        return 404;
+    }
+}
+
+/* Appends "Connection: ..." as the request's keep-alive decision says. */
+static void head_connection(sk_http_head_t *h, const sk__http_req_t *r)
+{
+    if (!r->keep_alive)
+        sk_http_head_str(h, "Connection: close\r\n");
+    else if (r->req->version_minor == 0)
+        sk_http_head_str(h, "Connection: keep-alive\r\n");
+}
+
+static int redirect_to_slash(sk__http_req_t *r, const char *norm)
+{
+    sk_buf_t loc;
+    sk_buf_init(&loc);
+    int rc = sk_buf_append(&loc, "Location: ", 10);
+    if (rc == 0)
+        rc = sk_url_encode_path(&loc, norm, strlen(norm));
+    if (rc == 0)
+        rc = sk_buf_append(&loc, "/", 1);
+    if (rc == 0 && r->req->query.len > 0) {
+        rc = sk_buf_append(&loc, "?", 1);
+        if (rc == 0)
+            rc = sk_buf_append(&loc, r->req->query.ptr, r->req->query.len);
+    }
+    if (rc == 0)
+        rc = sk_buf_append(&loc, "\r\n\0", 3);
+    if (rc == 0)
+        rc = sk__http_simple(r, 301, sk_buf_head(&loc));
+    sk_buf_fini(&loc);
+    return rc < 0 ? -ENOMEM : 0;
+}
+
+static int serve_listing(sk__http_req_t *r, int dirfd, const char *norm)
+{
+    sk_buf_t page;
+    sk_buf_init(&page);
+    int rc = sk_dirlist_html(dirfd, norm, r->cfg->dotfiles, &page);
+    if (rc < 0) {
+        sk_buf_fini(&page);
+        return rc == -ENOMEM ? -ENOMEM : sk__http_simple(r, status_for_errno(rc), NULL);
+    }
+    sk_http_head_t *h = sk_malloc(sizeof(*h));
+    if (h == NULL) {
+        sk_buf_fini(&page);
+        return -ENOMEM;
+    }
+    sk_http_head_start(h, 200, r->date);
+    sk_http_head_str(h, "Content-Type: text/html; charset=utf-8\r\nCache-Control: no-cache\r\n");
+    sk_http_head_field_u64(h, "Content-Length", page.len);
+    head_connection(h, r);
+    sk_http_head_end(h);
+    rc = sk_outq_append(r->out, h->buf, h->len);
+    if (rc == 0 && !r->head_only) {
+        rc = sk_outq_append(r->out, sk_buf_head(&page), page.len);
+        r->body_bytes = page.len;
+    }
+    r->status = 200;
+    sk_free(h);
+    sk_buf_fini(&page);
+    return rc;
+}
+
+/* Queues len bytes of fd from off: copied when small (fd stays ours),
+ * else by sendfile with the queue owning a dup of the fd. */
+static int queue_body(sk__http_req_t *r, int fd, uint64_t off, uint64_t len)
+{
+    r->body_bytes += len;
+    if (len <= INLINE_BODY_MAX) {
+        char *dst = sk_outq_reserve(r->out, (size_t)len);
+        if (dst == NULL)
+            return -ENOMEM;
+        size_t got = 0;
+        while (got < len) {
+            ssize_t n = pread(fd, dst + got, (size_t)len - got, (off_t)(off + got));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                return -EIO; /* the file shrank: the response cannot be completed */
+            got += (size_t)n;
+        }
+        sk_outq_commit(r->out, (size_t)len);
+        return 0;
+    }
+    int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0)
+        return -errno;
+    return sk_outq_append_file(r->out, copy, (off_t)off, len, true);
+}
+
+struct file_info {
+    int fd;
+    struct stat st;
+    const char *type;      /* Content-Type of the original name */
+    enum sk_coding coding; /* of the body actually sent */
+    bool vary;             /* a precompressed sibling was considered */
+    char etag[SK_COND_ETAG_MAX];
+    size_t etag_len;
+    char last_modified[SK_DATE_LEN + 1];
+};
+
+/* Looks for NAME.br / NAME.gz when the client accepts them. On success
+ * replaces f->fd/f->st with the sibling's. */
+static void choose_precompressed(sk__http_req_t *r, const char *rel, struct file_info *f)
+{
+    unsigned prefs = sk_accept_encoding_parse(r->req->accept_encoding);
+    bool want_br = false, want_gz = false;
+    for (unsigned i = 0; i < 3; i++) {
+        enum sk_coding c = sk_accept_encoding_nth(prefs, i);
+        want_br |= c == SK_CODING_BR;
+        want_gz |= c == SK_CODING_GZIP;
+    }
+    if (!want_br && !want_gz)
+        return;
+    char name[PATH_MAX_LEN + 4];
+    size_t n = strlen(rel);
+    if (n + 4 > sizeof(name))
+        return;
+    int fds[4] = {-1, -1, -1, -1};
+    struct stat sts[4];
+    unsigned available = SK_CODING_BIT(SK_CODING_IDENTITY);
+    static const struct {
+        enum sk_coding coding;
+        const char *ext;
+    } variants[] = {{SK_CODING_BR, ".br"}, {SK_CODING_GZIP, ".gz"}};
+    for (size_t i = 0; i < 2; i++) {
+        if ((variants[i].coding == SK_CODING_BR && !want_br) ||
+            (variants[i].coding == SK_CODING_GZIP && !want_gz))
+            continue;
+        memcpy(name, rel, n);
+        memcpy(name + n, variants[i].ext, 4);
+        int fd = open_beneath(r->cfg->root_fd, name, O_RDONLY | O_NONBLOCK);
+        if (fd < 0)
+            continue;
+        if (fstat(fd, &sts[variants[i].coding]) != 0 || !S_ISREG(sts[variants[i].coding].st_mode)) {
+            close(fd);
+            continue;
+        }
+        fds[variants[i].coding] = fd;
+        available |= SK_CODING_BIT(variants[i].coding);
+    }
+    if (available != SK_CODING_BIT(SK_CODING_IDENTITY))
+        f->vary = true;
+    enum sk_coding pick = sk_accept_encoding_choose(prefs, available);
+    for (int c = 0; c < 4; c++) {
+        if (fds[c] < 0)
+            continue;
+        if (c == (int)pick) {
+            close(f->fd);
+            f->fd = fds[c];
+            f->st = sts[c];
+            f->coding = pick;
+        } else {
+            close(fds[c]);
+        }
+    }
+}
+
+static void head_entity(sk_http_head_t *h, const sk__http_req_t *r, const struct file_info *f)
+{
+    sk_http_head_field(h, "Last-Modified", f->last_modified, SK_DATE_LEN);
+    sk_http_head_field(h, "ETag", f->etag, f->etag_len);
+    if (f->vary)
+        sk_http_head_str(h, "Vary: Accept-Encoding\r\n");
+    if (f->coding == SK_CODING_BR)
+        sk_http_head_str(h, "Content-Encoding: br\r\n");
+    else if (f->coding == SK_CODING_GZIP)
+        sk_http_head_str(h, "Content-Encoding: gzip\r\n");
+    head_connection(h, r);
+}
+
+static int send_head(sk__http_req_t *r, sk_http_head_t *h)
+{
+    if (!sk_http_head_end(h))
+        return -ENOMEM;
+    return sk_outq_append(r->out, h->buf, h->len);
+}
+
+static void head_content_range(sk_http_head_t *h, uint64_t a, uint64_t b, uint64_t size)
+{
+    sk_http_head_str(h, "Content-Range: bytes ");
+    sk_http_head_u64(h, a);
+    sk_http_head_raw(h, "-", 1);
+    sk_http_head_u64(h, b);
+    sk_http_head_raw(h, "/", 1);
+    sk_http_head_u64(h, size);
+    sk_http_head_raw(h, "\r\n", 2);
+}
+
+/* RFC 9110 §14.6: multipart/byteranges: each part has its
+ * own Content-Type and Content-Range. The total length is computed first
+ * so the response keeps Content-Length framing. */
+static int send_multipart(sk__http_req_t *r, sk_http_head_t *h, const struct file_info *f,
+                          const sk_range_set_t *set)
+{
+    sk_http_head_t *part = sk_malloc(sizeof(*part));
+    if (part == NULL)
+        return -ENOMEM;
+    uint64_t total = 0;
+    for (unsigned pass = 0; pass < 2; pass++) {
+        for (unsigned i = 0; i < set->n; i++) {
+            part->len = 0;
+            part->overflow = false;
+            sk_http_head_raw(part, "\r\n--", 4);
+            sk_http_head_str(part, multipart_boundary);
+            sk_http_head_str(part, "\r\nContent-Type: ");
+            sk_http_head_str(part, f->type);
+            sk_http_head_raw(part, "\r\n", 2);
+            head_content_range(part, set->r[i].start, set->r[i].end, (uint64_t)f->st.st_size);
+            sk_http_head_raw(part, "\r\n", 2);
+            uint64_t len = set->r[i].end - set->r[i].start + 1;
+            if (pass == 0) {
+                total += part->len + len;
+                continue;
+            }
+            int rc = sk_outq_append(r->out, part->buf, part->len);
+            if (rc == 0)
+                rc = queue_body(r, f->fd, set->r[i].start, len);
+            if (rc < 0) {
+                sk_free(part);
+                return rc;
+            }
+        }
+        part->len = 0;
+        sk_http_head_raw(part, "\r\n--", 4);
+        sk_http_head_str(part, multipart_boundary);
+        sk_http_head_raw(part, "--\r\n", 4);
+        if (pass == 0) {
+            total += part->len;
+            sk_http_head_str(h, "Content-Type: multipart/byteranges; boundary=");
+            sk_http_head_str(h, multipart_boundary);
+            sk_http_head_raw(h, "\r\n", 2);
+            sk_http_head_field_u64(h, "Content-Length", total);
+            head_entity(h, r, f);
+            int rc = send_head(r, h);
+            if (rc < 0 || r->head_only) {
+                sk_free(part);
+                return rc;
+            }
+            continue;
+        }
+        int rc = sk_outq_append(r->out, part->buf, part->len);
+        sk_free(part);
+        return rc;
+    }
+    sk_free(part);
+    return 0;
+}
+
+static int serve_file(sk__http_req_t *r, struct file_info *f, const char *rel)
+{
+    const sk_http_request_t *req = r->req;
+    if (req->accept_encoding.len > 0)
+        choose_precompressed(r, rel, f);
+    uint64_t size = (uint64_t)f->st.st_size;
+    f->etag_len = (size_t)sk_cond_etag_make(
+        f->etag, sizeof(f->etag), size,
+        (int64_t)f->st.st_mtim.tv_sec * 1000000000 + f->st.st_mtim.tv_nsec, (uint64_t)f->st.st_ino);
+    sk_date_format(f->st.st_mtim.tv_sec, f->last_modified);
+
+    /* RFC 9110 §13.2.2: preconditions before Range. */
+    sk_cond_req_t cond = {
+        .if_none_match = req->if_none_match,
+        .if_modified_since = req->if_modified_since,
+    };
+    enum sk_cond_result cr =
+        sk_cond_evaluate(&cond, (sk_str_t){f->etag, f->etag_len}, f->st.st_mtim.tv_sec);
+    sk_http_head_t *h = sk_malloc(sizeof(*h));
+    if (h == NULL)
+        return -ENOMEM;
+    int rc;
+    if (cr == SK_COND_NOT_MODIFIED) {
+        sk_http_head_start(h, 304, r->date);
+        head_entity(h, r, f);
+        rc = send_head(r, h);
+        r->status = 304;
+        goto out;
+    }
+
+    sk_range_set_t set = {.kind = SK_RANGE_NONE};
+    if (req->range.len > 0 && req->method_id == SK_HTTP_GET &&
+        sk_range_if_range_matches(req->if_range, (sk_str_t){f->etag, f->etag_len},
+                                  f->st.st_mtim.tv_sec))
+        sk_range_parse(req->range, size, &set);
+
+    if (set.kind == SK_RANGE_UNSATISFIABLE) {
+        sk_http_head_start(h, 416, r->date);
+        sk_http_head_str(h, "Content-Range: bytes */");
+        sk_http_head_u64(h, size);
+        sk_http_head_raw(h, "\r\n", 2);
+        sk_http_head_str(h, "Content-Length: 0\r\n");
+        head_entity(h, r, f);
+        rc = send_head(r, h);
+        r->status = 416;
+        goto out;
+    }
+    if (set.kind == SK_RANGE_SATISFIABLE && set.n > 1) {
+        sk_http_head_start(h, 206, r->date);
+        sk_http_head_str(h, "Accept-Ranges: bytes\r\n");
+        r->status = 206;
+        rc = send_multipart(r, h, f, &set);
+        goto out;
+    }
+    uint64_t off = 0, len = size;
+    if (set.kind == SK_RANGE_SATISFIABLE) {
+        off = set.r[0].start;
+        len = set.r[0].end - set.r[0].start + 1;
+        sk_http_head_start(h, 206, r->date);
+        head_content_range(h, set.r[0].start, set.r[0].end, size);
+        r->status = 206;
+    } else {
+        sk_http_head_start(h, 200, r->date);
+        r->status = 200;
+    }
+    sk_http_head_str(h, "Content-Type: ");
+    sk_http_head_str(h, f->type);
+    sk_http_head_str(h, "\r\nAccept-Ranges: bytes\r\n");
+    sk_http_head_field_u64(h, "Content-Length", len);
+    head_entity(h, r, f);
+    rc = send_head(r, h);
+    if (rc == 0 && !r->head_only && len > 0)
+        rc = queue_body(r, f->fd, off, len);
+out:
+    sk_free(h);
+    return rc;
+}
+
+int sk__http_static(sk__http_req_t *r)
+{
+    const sk_http_request_t *req = r->req;
+    const sk_http_config_t *cfg = r->cfg;
+    char norm[PATH_MAX_LEN + 2];
+    enum sk_path_reason why = SK_PATH_OK;
+    if (req->path.len + 2 > sizeof(norm))
+        return sk__http_simple(r, 414, NULL);
+    int n =
+        sk_path_normalize(req->path.ptr, req->path.len, norm, sizeof(norm), SK_PATH_DEFAULT, &why);
+    if (n < 0)
+        return sk__http_simple(r, sk_path_reason_status(why), NULL);
+    if (!cfg->dotfiles && sk_path_is_hidden(norm))
+        return sk__http_simple(r, 404, NULL);
+
+    /* norm always starts with '/'; openat wants it relative. */
+    char rel[PATH_MAX_LEN + 2];
+    size_t rlen = (size_t)n - 1;
+    memcpy(rel, norm + 1, rlen + 1);
+    while (rlen > 0 && rel[rlen - 1] == '/')
+        rel[--rlen] = '\0';
+
+    struct file_info f = {.fd = -1, .coding = SK_CODING_IDENTITY};
+    /* O_NONBLOCK: opening a FIFO someone left in the tree must not block
+     * the worker. */
+    f.fd = open_beneath(cfg->root_fd, rel, O_RDONLY | O_NONBLOCK);
+    if (f.fd < 0)
+        return sk__http_simple(r, status_for_errno(f.fd), NULL);
+    int rc;
+    if (fstat(f.fd, &f.st) != 0) {
+        rc = sk__http_simple(r, 500, NULL);
+        goto out;
+    }
+    if (S_ISDIR(f.st.st_mode)) {
+        if (norm[n - 1] != '/') {
+            rc = redirect_to_slash(r, norm);
+            goto out;
+        }
+        char idx[PATH_MAX_LEN + 2];
+        int m = snprintf(idx, sizeof(idx), "%s%s%s", rel, rlen ? "/" : "", cfg->index);
+        int ifd = m > 0 && (size_t)m < sizeof(idx)
+                      ? open_beneath(cfg->root_fd, idx, O_RDONLY | O_NONBLOCK)
+                      : -ENAMETOOLONG;
+        struct stat ist;
+        if (ifd >= 0 && fstat(ifd, &ist) == 0 && S_ISREG(ist.st_mode)) {
+            close(f.fd);
+            f.fd = ifd;
+            f.st = ist;
+            f.type = sk_mime_lookup(cfg->mime, cfg->index);
+            rc = serve_file(r, &f, idx);
+            goto out;
+        }
+        if (ifd >= 0)
+            close(ifd);
+        if (cfg->list_dirs)
+            rc = serve_listing(r, f.fd, norm);
+        else
+            rc = sk__http_simple(r, 404, NULL);
+        goto out;
+    }
+    if (!S_ISREG(f.st.st_mode)) {
+        /* Devices, FIFOs and sockets are never content. */
+        rc = sk__http_simple(r, 403, NULL);
+        goto out;
+    }
+    if (norm[n - 1] == '/') {
+        /* "/file.txt/" names a directory that is not there. */
+        rc = sk__http_simple(r, 404, NULL);
+        goto out;
+    }
+    f.type = sk_mime_lookup(cfg->mime, norm);
+    rc = serve_file(r, &f, rel);
+out:
+    if (f.fd >= 0)
+        close(f.fd);
+    return rc;
+}
