@@ -32,11 +32,10 @@ struct listing {
     sk_buf_t names; /* NUL-terminated names, back to back */
 };
 
-/* qsort has no context argument, so the comparator finds names here. */
-static __thread const char *sort_names;
-
-static int entry_cmp(const void *a, const void *b)
+/* qsort_r (glibc) passes the names buffer, as entries hold offsets. */
+static int entry_cmp(const void *a, const void *b, void *names_arg)
 {
+    const char *sort_names = names_arg;
     const struct entry *x = a, *y = b;
     if (x->is_dir != y->is_dir)
         return x->is_dir ? -1 : 1;
@@ -228,11 +227,8 @@ int sk_dirlist_html(int dirfd, const char *url_path, bool show_dotfiles, sk_buf_
 
     int rc = read_entries(dirfd, show_dotfiles, &l);
     if (rc == 0) {
-        if (l.n > 1) {
-            sort_names = l.names.data + l.names.off;
-            qsort(l.v, l.n, sizeof(*l.v), entry_cmp);
-            sort_names = NULL;
-        }
+        if (l.n > 1)
+            qsort_r(l.v, l.n, sizeof(*l.v), entry_cmp, l.names.data + l.names.off);
         rc = render(&l, url_path, out);
     }
     /* On failure, leave no half page behind. A reserve may have slid the

@@ -29,6 +29,7 @@ struct http_worker {
     char date[SK_DATE_LEN + 1];
     sk_access_buf_t *log;
     sk_http_header_t *headers; /* parser output, --max-headers entries */
+    sk_file_cache_t *cache;
     size_t max_headers;
 };
 
@@ -77,6 +78,8 @@ static void *http_worker_init(void *cfg_)
     }
     if (cfg->access_log != NULL)
         w->log = sk_access_buf_new(cfg->access_log);
+    /* Without a cache every request opens its file: slower, still right. */
+    w->cache = sk_file_cache_new(1024);
     return w;
 }
 
@@ -85,6 +88,7 @@ static void http_worker_fini(void *worker)
     struct http_worker *w = worker;
     sk_access_buf_free(w->log);
     sk_free(w->headers);
+    sk_file_cache_free(w->cache);
     sk_free(w);
 }
 
@@ -231,6 +235,7 @@ static int respond(struct http_sess *s, const sk_http_request_t *req, sk_outq_t 
         .now = now,
         .keep_alive = keep_alive,
         .head_only = req->method_id == SK_HTTP_HEAD,
+        .cache = w != NULL ? w->cache : NULL,
     };
     int rc;
     (void)ctx;

@@ -172,11 +172,26 @@ static int serve_listing(sk__http_req_t *r, int dirfd, const char *norm)
     return rc;
 }
 
-/* Queues len bytes of fd from off: copied when small (fd stays ours),
- * else by sendfile with the queue owning a dup of the fd. */
-static int queue_body(sk__http_req_t *r, int fd, uint64_t off, uint64_t len)
+struct file_info {
+    int fd;
+    const char *mem; /* cached contents, or NULL to read fd */
+    struct stat st;
+    const char *type;      /* Content-Type of the original name */
+    enum sk_coding coding; /* of the body actually sent */
+    bool vary;             /* a precompressed sibling was considered */
+    char etag[SK_COND_ETAG_MAX];
+    size_t etag_len;
+    char last_modified[SK_DATE_LEN + 1];
+};
+
+/* Queues len bytes of the file from off: copied when cached or small (the
+ * fd stays ours), else by sendfile with the queue owning a dup of the fd. */
+static int queue_body(sk__http_req_t *r, const struct file_info *f, uint64_t off, uint64_t len)
 {
+    int fd = f->fd;
     r->body_bytes += len;
+    if (f->mem != NULL)
+        return sk_outq_append(r->out, f->mem + off, (size_t)len);
     if (len <= INLINE_BODY_MAX) {
         char *dst = sk_outq_reserve(r->out, (size_t)len);
         if (dst == NULL)
@@ -198,17 +213,6 @@ static int queue_body(sk__http_req_t *r, int fd, uint64_t off, uint64_t len)
         return -errno;
     return sk_outq_append_file(r->out, copy, (off_t)off, len, true);
 }
-
-struct file_info {
-    int fd;
-    struct stat st;
-    const char *type;      /* Content-Type of the original name */
-    enum sk_coding coding; /* of the body actually sent */
-    bool vary;             /* a precompressed sibling was considered */
-    char etag[SK_COND_ETAG_MAX];
-    size_t etag_len;
-    char last_modified[SK_DATE_LEN + 1];
-};
 
 /* Looks for NAME.br / NAME.gz when the client accepts them. On success
  * replaces f->fd/f->st with the sibling's. */
@@ -326,7 +330,7 @@ static int send_multipart(sk__http_req_t *r, sk_http_head_t *h, const struct fil
             }
             int rc = sk_outq_append(r->out, part->buf, part->len);
             if (rc == 0)
-                rc = queue_body(r, f->fd, set->r[i].start, len);
+                rc = queue_body(r, f, set->r[i].start, len);
             if (rc < 0) {
                 sk_free(part);
                 return rc;
@@ -361,7 +365,7 @@ static int send_multipart(sk__http_req_t *r, sk_http_head_t *h, const struct fil
 static int serve_file(sk__http_req_t *r, struct file_info *f, const char *rel)
 {
     const sk_http_request_t *req = r->req;
-    if (req->accept_encoding.len > 0)
+    if (req->accept_encoding.len > 0 && f->mem == NULL)
         choose_precompressed(r, rel, f);
     uint64_t size = (uint64_t)f->st.st_size;
     f->etag_len = (size_t)sk_cond_etag_make(
@@ -430,10 +434,23 @@ static int serve_file(sk__http_req_t *r, struct file_info *f, const char *rel)
     head_entity(h, r, f);
     rc = send_head(r, h);
     if (rc == 0 && !r->head_only && len > 0)
-        rc = queue_body(r, f->fd, off, len);
+        rc = queue_body(r, f, off, len);
 out:
     sk_free(h);
     return rc;
+}
+
+static bool wants_coding(const sk_http_request_t *req)
+{
+    if (req->accept_encoding.len == 0)
+        return false;
+    unsigned prefs = sk_accept_encoding_parse(req->accept_encoding);
+    for (unsigned i = 0; i < 3; i++) {
+        enum sk_coding c = sk_accept_encoding_nth(prefs, i);
+        if (c == SK_CODING_BR || c == SK_CODING_GZIP)
+            return true;
+    }
+    return false;
 }
 
 int sk__http_static(sk__http_req_t *r)
@@ -459,6 +476,19 @@ int sk__http_static(sk__http_req_t *r)
         rel[--rlen] = '\0';
 
     struct file_info f = {.fd = -1, .coding = SK_CODING_IDENTITY};
+    /* The cache holds identity bodies only, so clients that accept a
+     * precompressed coding take the filesystem path and its sibling
+     * lookup. */
+    bool cacheable = r->cache != NULL && norm[n - 1] != '/' && !wants_coding(req);
+    if (cacheable) {
+        const sk_cached_file_t *hit = sk_file_cache_get(r->cache, rel, rlen, r->now);
+        if (hit != NULL) {
+            f.mem = hit->data;
+            f.st = hit->st;
+            f.type = sk_mime_lookup(cfg->mime, norm);
+            return serve_file(r, &f, rel);
+        }
+    }
     /* O_NONBLOCK: opening a FIFO someone left in the tree must not block
      * the worker. */
     f.fd = open_beneath(cfg->root_fd, rel, O_RDONLY | O_NONBLOCK);
@@ -507,6 +537,11 @@ int sk__http_static(sk__http_req_t *r)
         goto out;
     }
     f.type = sk_mime_lookup(cfg->mime, norm);
+    if (cacheable) {
+        const sk_cached_file_t *e = sk_file_cache_put(r->cache, rel, rlen, &f.st, f.fd, r->now);
+        if (e != NULL)
+            f.mem = e->data;
+    }
     rc = serve_file(r, &f, rel);
 out:
     if (f.fd >= 0)

@@ -9,6 +9,7 @@
 
 #include "core/outq.h"
 #include "proto/http_parse.h"
+#include "serve/file_cache.h"
 #include "serve/http.h"
 
 /* What one request needs to build its response. */
@@ -18,10 +19,11 @@ typedef struct sk__http_req {
     sk_outq_t *out;   /* where the response goes */
     const char *date; /* cached IMF-fixdate for the Date header */
     time_t now;
-    bool keep_alive;     /* the response keeps the connection open */
-    bool head_only;      /* HEAD: the head without the body */
-    int status;          /* out: for the access log */
-    uint64_t body_bytes; /* out: body bytes queued */
+    bool keep_alive;        /* the response keeps the connection open */
+    bool head_only;         /* HEAD: the head without the body */
+    sk_file_cache_t *cache; /* the worker's small-file cache, or NULL */
+    int status;             /* out: for the access log */
+    uint64_t body_bytes;    /* out: body bytes queued */
 } sk__http_req_t;
 
 /* Appends a complete error or redirect response (with a small HTML body

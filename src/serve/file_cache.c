@@ -1,0 +1,102 @@
+/* file_cache.c -- direct-mapped cache of small files (see file_cache.h).
+ * Saves open, fstat, pread and close on every hit: with them gone a
+ * keep-alive request for a small file costs one read and one send. */
+#include "serve/file_cache.h"
+#include "core/alloc.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+struct sk_file_cache {
+    size_t mask;
+    sk_cached_file_t *slots;
+};
+
+static uint64_t hash(const char *s, size_t n)
+{
+    /* FNV-1a: short keys, no adversary gains more than a cache miss. */
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+sk_file_cache_t *sk_file_cache_new(size_t slots)
+{
+    size_t n = 1;
+    while (n < slots)
+        n <<= 1;
+    sk_file_cache_t *c = sk_calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->slots = sk_calloc(n, sizeof(*c->slots));
+    if (c->slots == NULL) {
+        sk_free(c);
+        return NULL;
+    }
+    c->mask = n - 1;
+    return c;
+}
+
+static void entry_clear(sk_cached_file_t *e)
+{
+    sk_free(e->key);
+    sk_free(e->data);
+    memset(e, 0, sizeof(*e));
+}
+
+void sk_file_cache_free(sk_file_cache_t *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i <= c->mask; i++)
+        entry_clear(&c->slots[i]);
+    sk_free(c->slots);
+    sk_free(c);
+}
+
+const sk_cached_file_t *sk_file_cache_get(sk_file_cache_t *c, const char *rel, size_t len,
+                                          time_t now)
+{
+    sk_cached_file_t *e = &c->slots[hash(rel, len) & c->mask];
+    if (e->key == NULL || e->checked != now || e->key_len != len || memcmp(e->key, rel, len) != 0)
+        return NULL;
+    return e;
+}
+
+const sk_cached_file_t *sk_file_cache_put(sk_file_cache_t *c, const char *rel, size_t len,
+                                          const struct stat *st, int fd, time_t now)
+{
+    if (!S_ISREG(st->st_mode) || st->st_size < 0 || (uint64_t)st->st_size > SK_FILE_CACHE_MAX_FILE)
+        return NULL;
+    sk_cached_file_t *e = &c->slots[hash(rel, len) & c->mask];
+    entry_clear(e);
+    size_t size = (size_t)st->st_size;
+    e->key = sk_malloc(len + 1);
+    e->data = sk_malloc(size ? size : 1);
+    if (e->key == NULL || e->data == NULL) {
+        entry_clear(e);
+        return NULL;
+    }
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = pread(fd, e->data + got, size - got, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            entry_clear(e);
+            return NULL;
+        }
+        got += (size_t)n;
+    }
+    memcpy(e->key, rel, len);
+    e->key[len] = '\0';
+    e->key_len = len;
+    e->st = *st;
+    e->checked = now;
+    return e;
+}

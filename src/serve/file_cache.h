@@ -1,0 +1,45 @@
+/* file_cache.h -- a per-worker cache of small files' contents and stat
+ * data (nginx's open_file_cache, for the bodies that fit next to a head).
+ *
+ * Direct-mapped by path hash: a lookup is one hash and one compare, and a
+ * collision simply replaces the entry. An entry is trusted for the wall
+ * second it was checked in, so a changed file is seen within a second. */
+#ifndef SK_SERVE_FILE_CACHE_H
+#define SK_SERVE_FILE_CACHE_H
+
+#include <stddef.h>
+#include <sys/stat.h>
+#include <time.h>
+
+typedef struct sk_file_cache sk_file_cache_t;
+
+typedef struct sk_cached_file {
+    struct stat st;
+    time_t checked; /* wall second the entry was read */
+    size_t key_len;
+    char *key;  /* the relative path */
+    char *data; /* st.st_size bytes */
+} sk_cached_file_t;
+
+/* Files larger than this are never cached. */
+#define SK_FILE_CACHE_MAX_FILE (16u * 1024u)
+
+/* Returns an empty cache with slots entries (rounded up to a power of
+ * two), or NULL on ENOMEM. */
+sk_file_cache_t *sk_file_cache_new(size_t slots);
+
+/* Frees the cache and its entries; NULL is fine. */
+void sk_file_cache_free(sk_file_cache_t *c);
+
+/* The entry for rel if it was checked in second now; borrowed until the
+ * next put. NULL on a miss. */
+const sk_cached_file_t *sk_file_cache_get(sk_file_cache_t *c, const char *rel, size_t len,
+                                          time_t now);
+
+/* Caches the contents of the regular file fd (borrowed; read with pread)
+ * described by st under rel. Files over SK_FILE_CACHE_MAX_FILE are
+ * skipped. Returns the entry or NULL (skipped, ENOMEM or a read error). */
+const sk_cached_file_t *sk_file_cache_put(sk_file_cache_t *c, const char *rel, size_t len,
+                                          const struct stat *st, int fd, time_t now);
+
+#endif
