@@ -134,8 +134,9 @@ endef
 $(eval $(call variant,rel,REL_CFLAGS))
 $(eval $(call variant,san,SAN_CFLAGS))
 
+# Copy then rename: a running build/sockkit (a benchmark) keeps its inode.
 build/sockkit: build/rel/sockkit
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 build/rel/fuzz/replay_main.o: fuzz/replay_main.c
 	@mkdir -p $(@D)

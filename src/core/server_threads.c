@@ -108,8 +108,11 @@ static void *tconn_main(void *arg)
     void *wstate = svc->worker_init != NULL ? svc->worker_init(svc->cfg) : NULL;
     uint64_t next_tick = start + 1000;
 
-    sk_proto_ctx_t ctx = {
-        .out = &out, .now_ms = start, .peer = (struct sockaddr *)&c->peer, .peer_len = c->peer_len};
+    sk_proto_ctx_t ctx = {.out = &out,
+                          .now_ms = start,
+                          .peer = (struct sockaddr *)&c->peer,
+                          .peer_len = c->peer_len,
+                          .worker = wstate};
     int rc = buf == NULL ? -ENOMEM : p->open != NULL ? p->open(c->sess, c->l->svc->cfg, &ctx) : 0;
     ctx.peer = NULL;
     ctx.peer_len = 0;

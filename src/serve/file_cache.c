@@ -59,17 +59,27 @@ void sk_file_cache_free(sk_file_cache_t *c)
     sk_free(c);
 }
 
-const sk_cached_file_t *sk_file_cache_get(sk_file_cache_t *c, const char *rel, size_t len,
-                                          time_t now)
+const sk_cached_file_t *sk_file_cache_get(sk_file_cache_t *c, const char *rel, size_t len)
 {
     sk_cached_file_t *e = &c->slots[hash(rel, len) & c->mask];
-    if (e->key == NULL || e->checked != now || e->key_len != len || memcmp(e->key, rel, len) != 0)
+    if (e->key == NULL || e->key_len != len || memcmp(e->key, rel, len) != 0)
         return NULL;
     return e;
 }
 
-const sk_cached_file_t *sk_file_cache_put(sk_file_cache_t *c, const char *rel, size_t len,
-                                          const struct stat *st, int fd, time_t now)
+bool sk_file_cache_fresh(const sk_cached_file_t *e, const struct stat *st)
+{
+    /* ctime moves on any change, including a rename over the file, and the
+     * inode tells a replaced file from the original. */
+    return S_ISREG(st->st_mode) && st->st_ino == e->st.st_ino && st->st_dev == e->st.st_dev &&
+           st->st_size == e->st.st_size && st->st_mtim.tv_sec == e->st.st_mtim.tv_sec &&
+           st->st_mtim.tv_nsec == e->st.st_mtim.tv_nsec &&
+           st->st_ctim.tv_sec == e->st.st_ctim.tv_sec &&
+           st->st_ctim.tv_nsec == e->st.st_ctim.tv_nsec;
+}
+
+sk_cached_file_t *sk_file_cache_put(sk_file_cache_t *c, const char *rel, size_t len,
+                                    const struct stat *st, int fd)
 {
     if (!S_ISREG(st->st_mode) || st->st_size < 0 || (uint64_t)st->st_size > SK_FILE_CACHE_MAX_FILE)
         return NULL;
@@ -97,6 +107,5 @@ const sk_cached_file_t *sk_file_cache_put(sk_file_cache_t *c, const char *rel, s
     e->key[len] = '\0';
     e->key_len = len;
     e->st = *st;
-    e->checked = now;
     return e;
 }

@@ -2,11 +2,13 @@
  * data (nginx's open_file_cache, for the bodies that fit next to a head).
  *
  * Direct-mapped by path hash: a lookup is one hash and one compare, and a
- * collision simply replaces the entry. An entry is trusted for the wall
- * second it was checked in, so a changed file is seen within a second. */
+ * collision simply replaces the entry. The cache never decides freshness:
+ * the caller compares a fresh stat with the entry's, so a changed file is
+ * seen at once (one stat instead of open, fstat, read and close). */
 #ifndef SK_SERVE_FILE_CACHE_H
 #define SK_SERVE_FILE_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -15,7 +17,7 @@ typedef struct sk_file_cache sk_file_cache_t;
 
 typedef struct sk_cached_file {
     struct stat st;
-    time_t checked; /* wall second the entry was read */
+    bool vary; /* a .br/.gz sibling exists: responses vary */
     size_t key_len;
     char *key;  /* the relative path */
     char *data; /* st.st_size bytes */
@@ -31,15 +33,16 @@ sk_file_cache_t *sk_file_cache_new(size_t slots);
 /* Frees the cache and its entries; NULL is fine. */
 void sk_file_cache_free(sk_file_cache_t *c);
 
-/* The entry for rel if it was checked in second now; borrowed until the
- * next put. NULL on a miss. */
-const sk_cached_file_t *sk_file_cache_get(sk_file_cache_t *c, const char *rel, size_t len,
-                                          time_t now);
+/* The entry for rel, borrowed until the next put; NULL on a miss. */
+const sk_cached_file_t *sk_file_cache_get(sk_file_cache_t *c, const char *rel, size_t len);
+
+/* True when st (a fresh stat of the path) still describes entry e. */
+bool sk_file_cache_fresh(const sk_cached_file_t *e, const struct stat *st);
 
 /* Caches the contents of the regular file fd (borrowed; read with pread)
  * described by st under rel. Files over SK_FILE_CACHE_MAX_FILE are
  * skipped. Returns the entry or NULL (skipped, ENOMEM or a read error). */
-const sk_cached_file_t *sk_file_cache_put(sk_file_cache_t *c, const char *rel, size_t len,
-                                          const struct stat *st, int fd, time_t now);
+sk_cached_file_t *sk_file_cache_put(sk_file_cache_t *c, const char *rel, size_t len,
+                                    const struct stat *st, int fd);
 
 #endif

@@ -440,6 +440,26 @@ out:
     return rc;
 }
 
+/* True when NAME.br or NAME.gz exists: even a client that takes neither
+ * gets `Vary: Accept-Encoding`, so a shared cache does not hand it a
+ * compressed copy, or the reverse. */
+static bool has_sibling(int rootfd, const char *rel)
+{
+    char name[PATH_MAX_LEN + 4];
+    size_t n = strlen(rel);
+    if (n + 4 > sizeof(name))
+        return false;
+    memcpy(name, rel, n);
+    static const char *const exts[] = {".br", ".gz"};
+    for (size_t i = 0; i < 2; i++) {
+        struct stat st;
+        memcpy(name + n, exts[i], 4);
+        if (fstatat(rootfd, name, &st, 0) == 0 && S_ISREG(st.st_mode))
+            return true;
+    }
+    return false;
+}
+
 static bool wants_coding(const sk_http_request_t *req)
 {
     if (req->accept_encoding.len == 0)
@@ -481,10 +501,17 @@ int sk__http_static(sk__http_req_t *r)
      * lookup. */
     bool cacheable = r->cache != NULL && norm[n - 1] != '/' && !wants_coding(req);
     if (cacheable) {
-        const sk_cached_file_t *hit = sk_file_cache_get(r->cache, rel, rlen, r->now);
-        if (hit != NULL) {
+        /* One stat revalidates the entry. fstatat does not resolve beneath
+         * the root, but it only decides whether cached bytes (read safely
+         * earlier) still match: a path that now leads elsewhere differs in
+         * inode and falls through to the checked open below. */
+        const sk_cached_file_t *hit = sk_file_cache_get(r->cache, rel, rlen);
+        struct stat now_st;
+        if (hit != NULL && fstatat(cfg->root_fd, rel, &now_st, 0) == 0 &&
+            sk_file_cache_fresh(hit, &now_st)) {
             f.mem = hit->data;
             f.st = hit->st;
+            f.vary = hit->vary;
             f.type = sk_mime_lookup(cfg->mime, norm);
             return serve_file(r, &f, rel);
         }
@@ -537,10 +564,14 @@ int sk__http_static(sk__http_req_t *r)
         goto out;
     }
     f.type = sk_mime_lookup(cfg->mime, norm);
+    if (!wants_coding(req))
+        f.vary = has_sibling(cfg->root_fd, rel);
     if (cacheable) {
-        const sk_cached_file_t *e = sk_file_cache_put(r->cache, rel, rlen, &f.st, f.fd, r->now);
-        if (e != NULL)
+        sk_cached_file_t *e = sk_file_cache_put(r->cache, rel, rlen, &f.st, f.fd);
+        if (e != NULL) {
             f.mem = e->data;
+            e->vary = f.vary;
+        }
     }
     rc = serve_file(r, &f, rel);
 out:

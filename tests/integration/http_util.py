@@ -293,10 +293,10 @@ def make_png(width, height, pixel):
             chunk(b"IDAT", zlib.compress(bytes(raw), 9)) + chunk(b"IEND", b""))
 
 
-def png_info(data):
-    """(width, height, set of distinct pixels sampled) for an 8-bit RGB/RGBA
-    non-interlaced PNG, decoding the filters; enough to tell a rendered page
-    from a blank one."""
+def png_decode(data):
+    """(width, height, rows) for an 8-bit RGB or RGBA non-interlaced PNG,
+    rows being lists of (r, g, b) tuples; enough to tell a rendered page from
+    a blank one and to look for a known colour."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     pos = 8
     idat = bytearray()
@@ -317,32 +317,34 @@ def png_info(data):
     raw = zlib.decompress(bytes(idat))
     stride = width * bpp
     prev = bytearray(stride)
-    colours = set()
+    rows = []
     off = 0
-    for y in range(height):
+    for _ in range(height):
         ftype = raw[off]
         line = bytearray(raw[off + 1:off + 1 + stride])
         off += 1 + stride
-        for i in range(stride):
-            a = line[i - bpp] if i >= bpp else 0
-            b = prev[i]
-            c = prev[i - bpp] if i >= bpp else 0
-            if ftype == 1:
-                line[i] = (line[i] + a) & 255
-            elif ftype == 2:
-                line[i] = (line[i] + b) & 255
-            elif ftype == 3:
-                line[i] = (line[i] + ((a + b) >> 1)) & 255
-            elif ftype == 4:
+        if ftype == 1:
+            for i in range(bpp, stride):
+                line[i] = (line[i] + line[i - bpp]) & 255
+        elif ftype == 2:
+            for i in range(stride):
+                line[i] = (line[i] + prev[i]) & 255
+        elif ftype == 3:
+            for i in range(stride):
+                a = line[i - bpp] if i >= bpp else 0
+                line[i] = (line[i] + ((a + prev[i]) >> 1)) & 255
+        elif ftype == 4:
+            for i in range(stride):
+                a = line[i - bpp] if i >= bpp else 0
+                b = prev[i]
+                c = prev[i - bpp] if i >= bpp else 0
                 p = a + b - c
                 pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
                 pr = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
                 line[i] = (line[i] + pr) & 255
-        if y % 8 == 0:
-            for x in range(0, width, 8):
-                colours.add(bytes(line[x * bpp:x * bpp + 3]))
+        rows.append([tuple(line[x:x + 3]) for x in range(0, stride, bpp)])
         prev = line
-    return width, height, colours
+    return width, height, rows
 
 
 def wait_for(pred, timeout, interval=0.05):

@@ -1,5 +1,5 @@
-/* test_file_cache.c -- the per-worker small-file cache: hits within the
- * second, misses after it, replacement on collision, size limit, ENOMEM. */
+/* test_file_cache.c -- the per-worker small-file cache: hits, freshness
+ * by stat, replacement on collision, size limit, ENOMEM. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,24 +26,30 @@ static int temp_file(const char *content, size_t len, struct stat *st)
     return fd;
 }
 
-static void test_hit_within_second_miss_after(void **state)
+static void test_hit_and_freshness(void **state)
 {
     (void)state;
     sk_file_cache_t *c = sk_file_cache_new(16);
     assert_non_null(c);
     struct stat st;
     int fd = temp_file("hello", 5, &st);
-    assert_null(sk_file_cache_get(c, "a.txt", 5, 100));
-    const sk_cached_file_t *e = sk_file_cache_put(c, "a.txt", 5, &st, fd, 100);
+    assert_null(sk_file_cache_get(c, "a.txt", 5));
+    const sk_cached_file_t *e = sk_file_cache_put(c, "a.txt", 5, &st, fd);
     assert_non_null(e);
     assert_memory_equal(e->data, "hello", 5);
-    e = sk_file_cache_get(c, "a.txt", 5, 100);
+    e = sk_file_cache_get(c, "a.txt", 5);
     assert_non_null(e);
     assert_int_equal(e->st.st_size, 5);
-    /* A second later the entry must be re-checked against the disk. */
-    assert_null(sk_file_cache_get(c, "a.txt", 5, 101));
+    /* Freshness is the caller's stat compared with the entry's. */
+    assert_true(sk_file_cache_fresh(e, &st));
+    struct stat changed = st;
+    changed.st_mtim.tv_nsec++;
+    assert_false(sk_file_cache_fresh(e, &changed));
+    changed = st;
+    changed.st_ino++;
+    assert_false(sk_file_cache_fresh(e, &changed));
     /* Same hash slot is irrelevant: a different key never matches. */
-    assert_null(sk_file_cache_get(c, "b.txt", 5, 100));
+    assert_null(sk_file_cache_get(c, "b.txt", 5));
     close(fd);
     sk_file_cache_free(c);
 }
@@ -56,8 +62,8 @@ static void test_large_files_are_not_cached(void **state)
     char *big = calloc(1, n);
     struct stat st;
     int fd = temp_file(big, n, &st);
-    assert_null(sk_file_cache_put(c, "big", 3, &st, fd, 5));
-    assert_null(sk_file_cache_get(c, "big", 3, 5));
+    assert_null(sk_file_cache_put(c, "big", 3, &st, fd));
+    assert_null(sk_file_cache_get(c, "big", 3));
     close(fd);
     free(big);
     sk_file_cache_free(c);
@@ -71,10 +77,10 @@ static void test_replacement_and_empty_file(void **state)
     struct stat st1, st2;
     int fd1 = temp_file("one", 3, &st1);
     int fd2 = temp_file("", 0, &st2);
-    assert_non_null(sk_file_cache_put(c, "x", 1, &st1, fd1, 7));
-    assert_non_null(sk_file_cache_put(c, "y", 1, &st2, fd2, 7));
-    assert_null(sk_file_cache_get(c, "x", 1, 7));
-    const sk_cached_file_t *e = sk_file_cache_get(c, "y", 1, 7);
+    assert_non_null(sk_file_cache_put(c, "x", 1, &st1, fd1));
+    assert_non_null(sk_file_cache_put(c, "y", 1, &st2, fd2));
+    assert_null(sk_file_cache_get(c, "x", 1));
+    const sk_cached_file_t *e = sk_file_cache_get(c, "y", 1);
     assert_non_null(e);
     assert_int_equal(e->st.st_size, 0);
     close(fd1);
@@ -90,14 +96,14 @@ static void test_enomem_and_short_file(void **state)
     int fd = temp_file("abcdef", 6, &st);
     for (long i = 1; i <= 2; i++) {
         sk_alloc_fail_after(i);
-        assert_null(sk_file_cache_put(c, "f", 1, &st, fd, 1));
+        assert_null(sk_file_cache_put(c, "f", 1, &st, fd));
         sk_alloc_fail_after(0);
-        assert_null(sk_file_cache_get(c, "f", 1, 1));
+        assert_null(sk_file_cache_get(c, "f", 1));
     }
     /* The file shrank between fstat and pread: no half entry. */
     assert_int_equal(ftruncate(fd, 2), 0);
-    assert_null(sk_file_cache_put(c, "f", 1, &st, fd, 1));
-    assert_null(sk_file_cache_get(c, "f", 1, 1));
+    assert_null(sk_file_cache_put(c, "f", 1, &st, fd));
+    assert_null(sk_file_cache_get(c, "f", 1));
     close(fd);
     sk_file_cache_free(c);
     sk_file_cache_free(NULL);
@@ -109,7 +115,7 @@ static void test_enomem_and_short_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hit_within_second_miss_after),
+        cmocka_unit_test(test_hit_and_freshness),
         cmocka_unit_test(test_large_files_are_not_cached),
         cmocka_unit_test(test_replacement_and_empty_file),
         cmocka_unit_test(test_enomem_and_short_file),
