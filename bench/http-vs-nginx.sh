@@ -88,6 +88,10 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
     timeout 600 make "$SOCKKIT" >&2 || die "make $SOCKKIT failed"
 fi
 [ -x "$SOCKKIT" ] || die "$SOCKKIT not found"
+# Run a private copy, so a rebuild during the run neither changes the binary
+# under test nor fails on a busy text file.
+cp "$SOCKKIT" "$TMP/sockkit"
+log "sockkit: $SOCKKIT ($("$TMP/sockkit" --version 2>&1 | head -1), sha256 $(sha256sum "$TMP/sockkit" | cut -c1-12))"
 
 # --- web root ---------------------------------------------------------------
 WEB="$TMP/www"
@@ -139,7 +143,7 @@ start_nginx() {
 
 # --- sockkit ----------------------------------------------------------------
 start_sockkit() {
-    timeout -s TERM "$SERVER_LIFETIME" taskset -c "$SERVER_CPU" "$SOCKKIT" serve http "$WEB" \
+    timeout -s TERM "$SERVER_LIFETIME" taskset -c "$SERVER_CPU" "$TMP/sockkit" serve http "$WEB" \
         --listen 127.0.0.1:0 --workers 1 >"$TMP/sockkit.out" 2>"$TMP/sockkit.err" &
     WRAP[sockkit]=$!
     local i port
@@ -271,11 +275,10 @@ time.sleep(2)
 after = rss()
 # Are they all still open? A closed one reads EOF at once.
 import select
-closed = 0
+poller = select.poll()
 for s in socks:
-    r, _, _ = select.select([s], [], [], 0)
-    if r:
-        closed += 1
+    poller.register(s, select.POLLIN)
+closed = len(poller.poll(0))
 held = len(socks)
 per = (after - before) / held if held else 0
 print("held=%d closed_by_server=%d before=%d after=%d delta=%d per_conn=%.0f error=%s"

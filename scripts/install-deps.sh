@@ -7,7 +7,7 @@ set -u
 # Build: compiler toolchain and libraries (OpenSSL, liburing, jansson).
 # Tests: cmocka, pytest, and the real peers the integration tests drive.
 PKGS="build-essential pkg-config clang libssl-dev liburing-dev libjansson-dev libcmocka-dev \
-python3 python3-pytest curl socat netcat-openbsd openssl wrk nginx-light"
+python3 python3-pytest curl socat netcat-openbsd openssl wrk nginx-light chromium"
 
 missing=""
 for p in $PKGS; do

@@ -31,7 +31,17 @@ struct http_worker {
     sk_http_header_t *headers; /* parser output, --max-headers entries */
     sk_file_cache_t *cache;
     size_t max_headers;
+    /* Held open so that when the process runs out of descriptors one can
+     * be given up to open the file a request needs (the classic spare-fd
+     * trick, applied to files rather than accept). */
+    int spare_fd;
 };
+
+static void spare_refill(struct http_worker *w)
+{
+    if (w->spare_fd < 0)
+        w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
 
 /* Kept small: an idle keep-alive connection costs this plus the engine's
  * connection record, and no buffers. */
@@ -80,6 +90,8 @@ static void *http_worker_init(void *cfg_)
         w->log = sk_access_buf_new(cfg->access_log);
     /* Without a cache every request opens its file: slower, still right. */
     w->cache = sk_file_cache_new(1024);
+    w->spare_fd = -1;
+    spare_refill(w);
     return w;
 }
 
@@ -89,6 +101,8 @@ static void http_worker_fini(void *worker)
     sk_access_buf_free(w->log);
     sk_free(w->headers);
     sk_file_cache_free(w->cache);
+    if (w->spare_fd >= 0)
+        close(w->spare_fd);
     sk_free(w);
 }
 
@@ -236,6 +250,7 @@ static int respond(struct http_sess *s, const sk_http_request_t *req, sk_outq_t 
         .keep_alive = keep_alive,
         .head_only = req->method_id == SK_HTTP_HEAD,
         .cache = w != NULL ? w->cache : NULL,
+        .spare_fd = w != NULL ? &w->spare_fd : NULL,
     };
     int rc;
     (void)ctx;
@@ -256,6 +271,8 @@ static int respond(struct http_sess *s, const sk_http_request_t *req, sk_outq_t 
         break;
     }
     log_request(s, w, req, &r, start);
+    if (w != NULL)
+        spare_refill(w);
     return rc;
 }
 

@@ -94,6 +94,20 @@ static int open_beneath(int rootfd, const char *rel, int flags)
     return open_walk(rootfd, rel, flags);
 }
 
+/* open_beneath, giving up the worker's spare descriptor once when the
+ * process is out of them: the request is served and the spare comes back
+ * when the response is queued. */
+static int open_file(sk__http_req_t *r, const char *rel, int flags)
+{
+    int fd = open_beneath(r->cfg->root_fd, rel, flags);
+    if ((fd == -EMFILE || fd == -ENFILE) && r->spare_fd != NULL && *r->spare_fd >= 0) {
+        close(*r->spare_fd);
+        *r->spare_fd = -1;
+        fd = open_beneath(r->cfg->root_fd, rel, flags);
+    }
+    return fd;
+}
+
 static int status_for_errno(int e)
 {
     switch (-e) {
@@ -174,6 +188,7 @@ static int serve_listing(sk__http_req_t *r, int dirfd, const char *norm)
 
 struct file_info {
     int fd;
+    bool give;       /* queue_body may take fd over (its last use) */
     const char *mem; /* cached contents, or NULL to read fd */
     struct stat st;
     const char *type;      /* Content-Type of the original name */
@@ -186,7 +201,7 @@ struct file_info {
 
 /* Queues len bytes of the file from off: copied when cached or small (the
  * fd stays ours), else by sendfile with the queue owning a dup of the fd. */
-static int queue_body(sk__http_req_t *r, const struct file_info *f, uint64_t off, uint64_t len)
+static int queue_body(sk__http_req_t *r, struct file_info *f, uint64_t off, uint64_t len)
 {
     int fd = f->fd;
     r->body_bytes += len;
@@ -207,6 +222,15 @@ static int queue_body(sk__http_req_t *r, const struct file_info *f, uint64_t off
         }
         sk_outq_commit(r->out, (size_t)len);
         return 0;
+    }
+    if (f->give) {
+        /* The last use of the descriptor: the queue takes it over, so a
+         * sendfile body needs no second descriptor (which may not exist
+         * when the process is out of them). */
+        f->give = false;
+        int rc = sk_outq_append_file(r->out, fd, (off_t)off, len, true);
+        f->fd = -1;
+        return rc;
     }
     int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (copy < 0)
@@ -305,7 +329,7 @@ static void head_content_range(sk_http_head_t *h, uint64_t a, uint64_t b, uint64
 /* RFC 9110 §14.6: multipart/byteranges: each part has its
  * own Content-Type and Content-Range. The total length is computed first
  * so the response keeps Content-Length framing. */
-static int send_multipart(sk__http_req_t *r, sk_http_head_t *h, const struct file_info *f,
+static int send_multipart(sk__http_req_t *r, sk_http_head_t *h, struct file_info *f,
                           const sk_range_set_t *set)
 {
     sk_http_head_t *part = sk_malloc(sizeof(*part));
@@ -433,8 +457,10 @@ static int serve_file(sk__http_req_t *r, struct file_info *f, const char *rel)
     sk_http_head_field_u64(h, "Content-Length", len);
     head_entity(h, r, f);
     rc = send_head(r, h);
-    if (rc == 0 && !r->head_only && len > 0)
+    if (rc == 0 && !r->head_only && len > 0) {
+        f->give = true;
         rc = queue_body(r, f, off, len);
+    }
 out:
     sk_free(h);
     return rc;
@@ -518,7 +544,7 @@ int sk__http_static(sk__http_req_t *r)
     }
     /* O_NONBLOCK: opening a FIFO someone left in the tree must not block
      * the worker. */
-    f.fd = open_beneath(cfg->root_fd, rel, O_RDONLY | O_NONBLOCK);
+    f.fd = open_file(r, rel, O_RDONLY | O_NONBLOCK);
     if (f.fd < 0)
         return sk__http_simple(r, status_for_errno(f.fd), NULL);
     int rc;
@@ -533,9 +559,8 @@ int sk__http_static(sk__http_req_t *r)
         }
         char idx[PATH_MAX_LEN + 2];
         int m = snprintf(idx, sizeof(idx), "%s%s%s", rel, rlen ? "/" : "", cfg->index);
-        int ifd = m > 0 && (size_t)m < sizeof(idx)
-                      ? open_beneath(cfg->root_fd, idx, O_RDONLY | O_NONBLOCK)
-                      : -ENAMETOOLONG;
+        int ifd = m > 0 && (size_t)m < sizeof(idx) ? open_file(r, idx, O_RDONLY | O_NONBLOCK)
+                                                   : -ENAMETOOLONG;
         struct stat ist;
         if (ifd >= 0 && fstat(ifd, &ist) == 0 && S_ISREG(ist.st_mode)) {
             close(f.fd);

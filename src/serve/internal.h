@@ -22,6 +22,7 @@ typedef struct sk__http_req {
     bool keep_alive;        /* the response keeps the connection open */
     bool head_only;         /* HEAD: the head without the body */
     sk_file_cache_t *cache; /* the worker's small-file cache, or NULL */
+    int *spare_fd;          /* the worker's reserve descriptor, or NULL */
     int status;             /* out: for the access log */
     uint64_t body_bytes;    /* out: body bytes queued */
 } sk__http_req_t;
