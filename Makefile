@@ -145,7 +145,7 @@ build/san/fuzz/replay_main.o: fuzz/replay_main.c
 	@mkdir -p $(@D)
 	$(CC) $(SAN_CFLAGS) -c $< -o $@
 
-.PRECIOUS: build/rel/%.o build/san/%.o
+.PRECIOUS: build/rel/%.o build/san/%.o build/fuzz/%.o
 
 # --- tests ----------------------------------------------------------------
 test: build/sockkit $(rel_UNIT_BIN) $(rel_REPLAY_BIN)

@@ -13,33 +13,7 @@
 
 #include "proto/accept_encoding.h"
 
-static char *guard_base;
-static size_t guard_page;
-
-static int setup_guard(void **state)
-{
-    (void)state;
-    guard_page = (size_t)sysconf(_SC_PAGESIZE);
-    guard_base =
-        mmap(NULL, 2 * guard_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (guard_base == MAP_FAILED)
-        return -1;
-    return mprotect(guard_base + guard_page, guard_page, PROT_NONE);
-}
-
-static int teardown_guard(void **state)
-{
-    (void)state;
-    munmap(guard_base, 2 * guard_page);
-    return 0;
-}
-
-static sk_str_t guarded(const char *s, size_t n)
-{
-    char *p = guard_base + guard_page - n;
-    memcpy(p, s, n);
-    return (sk_str_t){p, n};
-}
+#include "../guard.h"
 
 /* "br,gzip,identity" style rendering of a preference list. */
 static void render(unsigned prefs, char *out, size_t cap)
@@ -110,7 +84,7 @@ static void test_parse_table(void **state)
     int failed = 0;
     for (size_t i = 0; i < sizeof(ae_cases) / sizeof(ae_cases[0]); i++) {
         const struct ae_case *c = &ae_cases[i];
-        sk_str_t in = c->in ? guarded(c->in, strlen(c->in)) : (sk_str_t){NULL, 0};
+        sk_str_t in = c->in ? guarded_str(c->in, strlen(c->in)) : (sk_str_t){NULL, 0};
         char got[64];
         render(sk_accept_encoding_parse(in), got, sizeof(got));
         if (strcmp(got, c->want) != 0) {
@@ -122,7 +96,7 @@ static void test_parse_table(void **state)
             continue;
         /* Prefixes never over-read and always give a well-formed list. */
         for (size_t n = 0; n < strlen(c->in); n++) {
-            unsigned p = sk_accept_encoding_parse(guarded(c->in, n));
+            unsigned p = sk_accept_encoding_parse(guarded_str(c->in, n));
             assert_true(p >> 12 == 0);
             for (unsigned k = 0; k < 3; k++)
                 assert_true(sk_accept_encoding_nth(p, k) <= SK_CODING_BR);

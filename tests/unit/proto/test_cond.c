@@ -14,33 +14,7 @@
 
 #include "proto/cond.h"
 
-static char *guard_base;
-static size_t guard_page;
-
-static int setup_guard(void **state)
-{
-    (void)state;
-    guard_page = (size_t)sysconf(_SC_PAGESIZE);
-    guard_base =
-        mmap(NULL, 2 * guard_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (guard_base == MAP_FAILED)
-        return -1;
-    return mprotect(guard_base + guard_page, guard_page, PROT_NONE);
-}
-
-static int teardown_guard(void **state)
-{
-    (void)state;
-    munmap(guard_base, 2 * guard_page);
-    return 0;
-}
-
-static sk_str_t guarded(const char *s, size_t n)
-{
-    char *p = guard_base + guard_page - n;
-    memcpy(p, s, n);
-    return (sk_str_t){p, n};
-}
+#include "../guard.h"
 
 static sk_str_t str(const char *s)
 {
@@ -124,7 +98,7 @@ static void test_list_table(void **state)
     int failed = 0;
     for (size_t i = 0; i < sizeof(list_cases) / sizeof(list_cases[0]); i++) {
         const struct list_case *c = &list_cases[i];
-        sk_str_t l = guarded(c->list, strlen(c->list));
+        sk_str_t l = guarded_str(c->list, strlen(c->list));
         bool w = sk_cond_etag_list_matches(l, str(c->etag));
         bool s = sk_cond_etag_list_matches_strong(l, str(c->etag));
         if (w != c->weak_match || s != c->strong_match) {
@@ -133,7 +107,7 @@ static void test_list_table(void **state)
         }
         /* No prefix over-reads. */
         for (size_t n = 0; n < strlen(c->list); n++)
-            sk_cond_etag_list_matches(guarded(c->list, n), str(c->etag));
+            sk_cond_etag_list_matches(guarded_str(c->list, n), str(c->etag));
     }
     assert_false(sk_cond_etag_list_matches((sk_str_t){NULL, 0}, str("\"a\"")));
     assert_int_equal(failed, 0);

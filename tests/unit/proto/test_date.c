@@ -16,33 +16,7 @@
 #include "core/error.h"
 #include "proto/date.h"
 
-static char *guard_base;
-static size_t guard_page;
-
-static int setup_guard(void **state)
-{
-    (void)state;
-    guard_page = (size_t)sysconf(_SC_PAGESIZE);
-    guard_base =
-        mmap(NULL, 2 * guard_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (guard_base == MAP_FAILED)
-        return -1;
-    return mprotect(guard_base + guard_page, guard_page, PROT_NONE);
-}
-
-static int teardown_guard(void **state)
-{
-    (void)state;
-    munmap(guard_base, 2 * guard_page);
-    return 0;
-}
-
-static sk_str_t guarded(const char *s, size_t n)
-{
-    char *p = guard_base + guard_page - n;
-    memcpy(p, s, n);
-    return (sk_str_t){p, n};
-}
+#include "../guard.h"
 
 /* 2025-01-01T00:00:00Z: "now" for RFC 850 two-digit years. */
 #define NOW ((time_t)1735689600)
@@ -106,7 +80,7 @@ static void test_format_matches_libc(void **state)
         sk_date_format(tt, got);
         assert_string_equal(got, want);
         time_t back;
-        assert_int_equal(sk_date_parse_at(guarded(got, SK_DATE_LEN), NOW, &back), 0);
+        assert_int_equal(sk_date_parse_at(guarded_str(got, SK_DATE_LEN), NOW, &back), 0);
         assert_true(back == tt);
     }
 }
@@ -181,7 +155,7 @@ static void test_parse_table(void **state)
         const struct parse_case *c = &parse_cases[i];
         size_t n = strlen(c->in) + (strstr(c->why, "NUL") != NULL);
         time_t t = (time_t)-42;
-        int rc = sk_date_parse_at(guarded(c->in, n), NOW, &t);
+        int rc = sk_date_parse_at(guarded_str(c->in, n), NOW, &t);
         bool ok = rc == c->rc && (rc != 0 || (int64_t)t == c->t) && (rc == 0 || t == -42);
         if (!ok) {
             print_error("case %zu (%s): \"%s\" -> rc %d t %lld\n", i, c->why, c->in, rc,
@@ -200,7 +174,7 @@ static void test_parse_prefixes(void **state)
         const char *s = parse_cases[i].in;
         for (size_t n = 0; n < strlen(s); n++) {
             time_t t;
-            int rc = sk_date_parse_at(guarded(s, n), NOW, &t);
+            int rc = sk_date_parse_at(guarded_str(s, n), NOW, &t);
             if (parse_cases[i].rc == 0)
                 assert_int_equal(rc, SK_EPARSE);
         }

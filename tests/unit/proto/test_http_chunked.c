@@ -17,27 +17,8 @@
 #include "core/error.h"
 #include "proto/http_chunked.h"
 
-#define ARENA_SIZE (64 * 1024)
-static char *arena_end;
-
-static int arena_setup(void **state)
-{
-    (void)state;
-    long page = sysconf(_SC_PAGESIZE);
-    char *base = mmap(NULL, ARENA_SIZE + (size_t)page, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED || mprotect(base + ARENA_SIZE, (size_t)page, PROT_NONE) != 0)
-        return -1;
-    arena_end = base + ARENA_SIZE;
-    return 0;
-}
-
-static const char *guarded(const char *in, size_t n)
-{
-    assert_true(n <= ARENA_SIZE);
-    memcpy(arena_end - n, in, n);
-    return arena_end - n;
-}
+#define GUARD_ARENA_SIZE (64 * 1024)
+#include "../guard.h"
 
 struct row {
     const char *in;
@@ -268,5 +249,5 @@ int main(void)
         cmocka_unit_test(test_sticky),
         cmocka_unit_test(test_limits),
     };
-    return cmocka_run_group_tests(tests, arena_setup, NULL);
+    return cmocka_run_group_tests(tests, setup_guard, teardown_guard);
 }

@@ -18,31 +18,8 @@
 #include "core/error.h"
 #include "proto/http_parse.h"
 
-/* A region whose last usable byte sits right before a PROT_NONE page. */
-#define ARENA_SIZE (64 * 1024)
-static char *arena_end;
-
-static int arena_setup(void **state)
-{
-    (void)state;
-    long page = sysconf(_SC_PAGESIZE);
-    char *base = mmap(NULL, ARENA_SIZE + (size_t)page, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED)
-        return -1;
-    if (mprotect(base + ARENA_SIZE, (size_t)page, PROT_NONE) != 0)
-        return -1;
-    arena_end = base + ARENA_SIZE;
-    return 0;
-}
-
-/* Copies n bytes so they end at the guard page; returns the copy. */
-static const char *guarded(const char *in, size_t n)
-{
-    assert_true(n <= ARENA_SIZE);
-    memcpy(arena_end - n, in, n);
-    return arena_end - n;
-}
+#define GUARD_ARENA_SIZE (64 * 1024)
+#include "../guard.h"
 
 static const sk_http_limits_t lim32 = {.max_header_bytes = 32};
 static const sk_http_limits_t lim27 = {.max_header_bytes = 27};
@@ -487,5 +464,5 @@ int main(void)
         cmocka_unit_test(test_framing_fields), cmocka_unit_test(test_pipelined),
         cmocka_unit_test(test_limits_early),   cmocka_unit_test(test_status_and_reason),
     };
-    return cmocka_run_group_tests(tests, arena_setup, NULL);
+    return cmocka_run_group_tests(tests, setup_guard, teardown_guard);
 }

@@ -17,36 +17,7 @@
 #include "core/error.h"
 #include "proto/path.h"
 
-/* --- guard page: the input ends exactly where unreadable memory begins -- */
-
-static char *guard_base;
-static size_t guard_page;
-
-static int setup_guard(void **state)
-{
-    (void)state;
-    guard_page = (size_t)sysconf(_SC_PAGESIZE);
-    guard_base =
-        mmap(NULL, 2 * guard_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (guard_base == MAP_FAILED)
-        return -1;
-    return mprotect(guard_base + guard_page, guard_page, PROT_NONE);
-}
-
-static int teardown_guard(void **state)
-{
-    (void)state;
-    munmap(guard_base, 2 * guard_page);
-    return 0;
-}
-
-static const char *guarded(const char *s, size_t n)
-{
-    assert_true(n <= guard_page);
-    char *p = guard_base + guard_page - n;
-    memcpy(p, s, n);
-    return p;
-}
+#include "../guard.h"
 
 /* --- sk_path_normalize ----------------------------------------------------- */
 

@@ -15,34 +15,7 @@
 #include "core/buf.h"
 #include "proto/range.h"
 
-static char *guard_base;
-static size_t guard_page;
-
-static int setup_guard(void **state)
-{
-    (void)state;
-    guard_page = (size_t)sysconf(_SC_PAGESIZE);
-    guard_base =
-        mmap(NULL, 2 * guard_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (guard_base == MAP_FAILED)
-        return -1;
-    return mprotect(guard_base + guard_page, guard_page, PROT_NONE);
-}
-
-static int teardown_guard(void **state)
-{
-    (void)state;
-    munmap(guard_base, 2 * guard_page);
-    return 0;
-}
-
-static sk_str_t guarded(const char *s, size_t n)
-{
-    assert_true(n <= guard_page);
-    char *p = guard_base + guard_page - n;
-    memcpy(p, s, n);
-    return (sk_str_t){p, n};
-}
+#include "../guard.h"
 
 /* Renders a result as "206 a-b,c-d", "416", or "200" for comparison. */
 static void render(const sk_range_set_t *r, char *out, size_t cap)
@@ -150,7 +123,7 @@ static void test_range_table(void **state)
     int failed = 0;
     for (size_t i = 0; i < sizeof(range_cases) / sizeof(range_cases[0]); i++) {
         const struct range_case *c = &range_cases[i];
-        sk_str_t in = c->in ? guarded(c->in, strlen(c->in)) : (sk_str_t){NULL, 0};
+        sk_str_t in = c->in ? guarded_str(c->in, strlen(c->in)) : (sk_str_t){NULL, 0};
         sk_range_set_t r;
         memset(&r, 0xa5, sizeof(r));
         enum sk_range_kind k = sk_range_parse(in, c->size, &r);
@@ -176,7 +149,7 @@ static void test_range_prefixes(void **state)
             continue;
         for (size_t n = 0; n <= strlen(s); n++) {
             sk_range_set_t r;
-            sk_range_parse(guarded(s, n), range_cases[i].size, &r);
+            sk_range_parse(guarded_str(s, n), range_cases[i].size, &r);
             check_invariants(&r, range_cases[i].size);
         }
     }
@@ -276,7 +249,7 @@ static void test_if_range(void **state)
     int failed = 0;
     for (size_t i = 0; i < sizeof(ifr_cases) / sizeof(ifr_cases[0]); i++) {
         const struct ifr_case *c = &ifr_cases[i];
-        sk_str_t in = c->in ? guarded(c->in, strlen(c->in)) : (sk_str_t){NULL, 0};
+        sk_str_t in = c->in ? guarded_str(c->in, strlen(c->in)) : (sk_str_t){NULL, 0};
         sk_str_t etag = {c->etag, strlen(c->etag)};
         bool got = sk_range_if_range_matches(in, etag, LM);
         if (got != c->want) {
