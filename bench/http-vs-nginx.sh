@@ -348,7 +348,7 @@ def si(x, unit=""):
             return "%.3g%s%s" % (x / d, p, unit)
     return "%.3g%s" % (x, unit)
 def ms(x):
-    return "%.3g ms" % x
+    return "%.3g s" % (x / 1e3) if x >= 1e3 else "%.3g ms" % x
 def cell(vals, fmt):
     if not vals:
         return "-"

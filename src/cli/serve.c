@@ -39,6 +39,16 @@ static void simple_usage(FILE *f, const char *kind)
             sk_cli_server_opts_help, kind, kind, kind, kind, kind);
 }
 
+/* Replies here are small writes that must not wait for an ACK (Nagle plus
+ * delayed ACK adds ~40 ms), so TCP_NODELAY is on unless -o says otherwise;
+ * accepted sockets inherit it from the listener. */
+static void default_nodelay(sk_server_config_t *cfg)
+{
+    sk_sockopt_t o;
+    if (!sk_sockopt_get(&cfg->sockopts, SK_SO_NODELAY, &o))
+        sk_sockopt_parse(&cfg->sockopts, "nodelay=1", NULL);
+}
+
 /* echo and discard share everything but the service. */
 static int serve_simple(const char *kind, const sk_service_t *svc, int argc, char **argv)
 {
@@ -59,6 +69,7 @@ static int serve_simple(const char *kind, const sk_service_t *svc, int argc, cha
     }
     if (optind >= argc)
         sk_cli_usage_error(cmd, "at least one endpoint is required");
+    default_nodelay(&cfg);
 
     int nep = argc - optind;
     sk_endpoint_t *eps = calloc((size_t)nep, sizeof(*eps));
@@ -226,6 +237,7 @@ static int serve_http(int argc, char **argv)
     if (argc - optind > 1)
         sk_cli_usage_error(cmd, "one ROOT at most; endpoints go with --listen");
     const char *root = optind < argc ? argv[optind] : ".";
+    default_nodelay(&cfg);
     if (nlisten == 0)
         listens[nlisten++] = "127.0.0.1:8080";
     sk_endpoint_t *eps = calloc((size_t)nlisten, sizeof(*eps));
