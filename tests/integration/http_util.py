@@ -15,6 +15,13 @@ import zlib
 
 from conftest import TIMEOUT
 
+def backend_args():
+    """SK_HTTP_BACKEND=poll (etc.) runs the HTTP suites' servers on that
+    backend; by default they use the server's default (epoll)."""
+    b = os.environ.get("SK_HTTP_BACKEND")
+    return ["--backend", b] if b else []
+
+
 INDEX_BODY = b"<!doctype html><title>t</title><p>index</p>\n"
 
 ALLOW_EXPECTED = {"GET", "HEAD", "OPTIONS"}

@@ -17,7 +17,8 @@ import time
 import pytest
 
 from conftest import TIMEOUT
-from http_util import INDEX_BODY, ConnectionClosed, Conn, build_request, sha256, wait_for, write
+from http_util import (INDEX_BODY, ConnectionClosed, Conn, backend_args, build_request, sha256, wait_for,
+                       write)
 
 A_TXT = b"alpha\n"
 
@@ -32,7 +33,7 @@ def root(tmp_path):
 
 
 def http(root, *extra):
-    return ["serve", "http", str(root), "--listen", "127.0.0.1:0"] + list(extra)
+    return ["serve", "http", str(root), "--listen", "127.0.0.1:0"] + backend_args() + list(extra)
 
 
 # ------------------------------------------------------- 1,000 clients
@@ -575,3 +576,29 @@ def test_access_log_stdout(server, root):
     m = CLF.match(line)
     assert m, "no Combined Log Format line on stdout within 3 s: %r" % buf
     assert m.group(5) == "GET /a.txt HTTP/1.1" and m.group(6) == "200"
+
+
+# ---------------------------------------------------------- send timeout
+
+def test_send_timeout_closes_a_stalled_reader(server, big_root):
+    root, data = big_root
+    srv = server(*http(root, "-o", "sndbuf=65536", "--send-timeout", "1"))
+    s = slow_socket(srv.port())
+    try:
+        s.sendall(build_request("GET", "/big.bin"))
+        time.sleep(3.5)  # read nothing: no progress for longer than the send timeout
+        n = 0
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < TIMEOUT:
+            try:
+                chunk = s.recv(1 << 20)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            n += len(chunk)
+        assert n < len(data), "server never gave up on a reader that made no progress"
+    finally:
+        s.close()
+    with Conn(srv.port()) as c:
+        assert c.request("GET", "/a.txt").status == 200

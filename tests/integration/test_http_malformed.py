@@ -14,7 +14,7 @@ what happens to the connection afterwards:
 import pytest
 
 from conftest import TIMEOUT, Server
-from http_util import ALLOW_EXPECTED, INDEX_BODY, ConnectionClosed, Conn
+from http_util import ALLOW_EXPECTED, INDEX_BODY, ConnectionClosed, Conn, backend_args
 
 CLOSE, KEEP, ANY = "close", "keep", "any"
 
@@ -43,6 +43,10 @@ CASES = [
     ("ok_get_http10_keepalive", R("GET / HTTP/1.0\nConnection: keep-alive\n\n"), 200, KEEP, "GET"),
     ("ok_head", R("HEAD / HTTP/1.1\nHost: t\n\n"), 200, KEEP, "HEAD"),
     ("ok_connection_close", R("GET / HTTP/1.1\nHost: t\nConnection: close\n\n"), 200, CLOSE, "GET"),
+    ("ok_connection_close_uppercase", R("GET / HTTP/1.1\nHost: t\nConnection: CLOSE\n\n"), 200, CLOSE, "GET"),
+    ("ok_connection_close_in_list", R("GET / HTTP/1.1\nHost: t\nConnection: te, close\n\n"), 200, CLOSE, "GET"),
+    ("ok_http10_keepalive_mixed_case", R("GET / HTTP/1.0\nConnection: Keep-Alive\n\n"), 200, KEEP, "GET"),
+    ("ok_header_name_underscore", R("GET / HTTP/1.1\nHost: t\nX_A: b\n\n"), 200, KEEP, "GET"),
     ("ok_leading_crlf", R("\n\nGET / HTTP/1.1\nHost: t\n\n"), 200, KEEP, "GET"),
     ("ok_http12_minor_is_11", R("GET / HTTP/1.2\nHost: t\n\n"), 200, KEEP, "GET"),
     ("ok_long_query_8k", R("GET /?" + "a" * 8000 + " HTTP/1.1\nHost: t\n\n"), 200, KEEP, "GET"),
@@ -126,6 +130,7 @@ CASES = [
     ("header_end_cr_cr", b"GET / HTTP/1.1\r\nHost: t\r\n\r\r\n", 400, CLOSE, "GET"),
     # --- limits -------------------------------------------------------------------
     ("headers_exactly_100_ok", R("GET / HTTP/1.1\nHost: t\n" + many_headers(99) + "\n"), 200, KEEP, "GET"),
+    ("head_just_under_16k_ok", R("GET / HTTP/1.1\nHost: t\n" + many_headers(15, 1000) + "\n"), 200, KEEP, "GET"),
     ("headers_101_431", R("GET / HTTP/1.1\nHost: t\n" + many_headers(100) + "\n"), 431, CLOSE, "GET"),
     ("header_block_over_16k_431", R("GET / HTTP/1.1\nHost: t\n" + many_headers(20, 1000) + "\n"), 431, CLOSE, "GET"),
     ("single_header_20k_431", R("GET / HTTP/1.1\nHost: t\nX-Big: " + "b" * 20000 + "\n\n"), 431, CLOSE, "GET"),
@@ -135,6 +140,7 @@ CASES = [
     ("cl_body_is_request_not_smuggled",
      R("GET / HTTP/1.1\nHost: t\nContent-Length: %d\n\n" % len(SMUGGLED)) + SMUGGLED, 200, KEEP, "GET"),
     ("cl_leading_zeros_ok", R("GET / HTTP/1.1\nHost: t\nContent-Length: 005\n\nhello"), 200, KEEP, "GET"),
+    ("cl_duplicate_same_value", R("GET / HTTP/1.1\nHost: t\nContent-Length: 5\nContent-Length: 5\n\nhello"), (200, 400), ANY, "GET"),
     ("cl_conflicting_headers", R("GET / HTTP/1.1\nHost: t\nContent-Length: 5\nContent-Length: 6\n\nhello!"), 400, CLOSE, "GET"),
     ("cl_conflicting_list", R("GET / HTTP/1.1\nHost: t\nContent-Length: 5, 6\n\nhello!"), 400, CLOSE, "GET"),
     ("cl_negative", R("GET / HTTP/1.1\nHost: t\nContent-Length: -1\n\n"), 400, CLOSE, "GET"),
@@ -168,6 +174,8 @@ CASES = [
     ("chunk_ext_ok", R("GET / HTTP/1.1\nHost: t\nTransfer-Encoding: chunked\n\n5;foo=bar\nhello\n0\n\n"), 200, KEEP, "GET"),
     ("chunk_ext_quoted_ok", R('GET / HTTP/1.1\nHost: t\nTransfer-Encoding: chunked\n\n5;foo="b r"\nhello\n0\n\n'), 200, KEEP, "GET"),
     ("chunk_trailer_ok", R("GET / HTTP/1.1\nHost: t\nTransfer-Encoding: chunked\n\n5\nhello\n0\nX-T: v\n\n"), 200, KEEP, "GET"),
+    ("chunk_trailer_bad_name", R("GET / HTTP/1.1\nHost: t\nTransfer-Encoding: chunked\n\n0\nBad Name: v\n\n"), 400, CLOSE, "GET"),
+    ("chunk_trailer_obs_fold", R("GET / HTTP/1.1\nHost: t\nTransfer-Encoding: chunked\n\n0\nX-T: a\n b\n\n"), 400, CLOSE, "GET"),
     ("chunk_size_negative", R("GET / HTTP/1.1\nHost: t\nTransfer-Encoding: chunked\n\n-5\nhello\n0\n\n"), 400, CLOSE, "GET"),
     ("chunk_size_0x_prefix", R("GET / HTTP/1.1\nHost: t\nTransfer-Encoding: chunked\n\n0x5\nhello\n0\n\n"), 400, CLOSE, "GET"),
     ("chunk_size_overflow", R("GET / HTTP/1.1\nHost: t\nTransfer-Encoding: chunked\n\nfffffffffffffffff1\nhello\n0\n\n"), (400, 413), CLOSE, "GET"),
@@ -191,7 +199,7 @@ assert len({c[0] for c in CASES}) == len(CASES), "duplicate case ids"
 def http_port(tmp_path_factory):
     root = tmp_path_factory.mktemp("root")
     (root / "index.html").write_bytes(INDEX_BODY)
-    srv = Server(["serve", "http", str(root), "--listen", "127.0.0.1:0"])
+    srv = Server(["serve", "http", str(root), "--listen", "127.0.0.1:0"] + backend_args())
     try:
         yield srv.port()
     finally:
@@ -215,6 +223,9 @@ def test_raw_request(http_port, case_id, raw, status, conn, method):
         except ConnectionClosed:
             pytest.fail("connection closed without a response (expected %s)" % (allowed,))
         assert r.status in allowed, "expected %s, got %r" % (allowed, r)
+        assert r.get("Date"), "no Date header (RFC 9110 §6.6.1): %r" % r
+        if r.status >= 400:
+            assert r.get("Content-Length") is not None or r.get("Transfer-Encoding"), r
         if r.status == 200 and method == "GET" and not raw.startswith(b"OPTIONS"):
             assert r.body == INDEX_BODY
         if r.status == 405:
@@ -263,3 +274,45 @@ def test_chunked_body_split_across_sends(http_port):
         r = c.read_response()
         assert r.status == 200 and r.body == INDEX_BODY
         check_second_request_ok(c, "chunked-split")
+
+
+@pytest.fixture(scope="module")
+def small_limits_port(tmp_path_factory):
+    root = tmp_path_factory.mktemp("root_small")
+    (root / "index.html").write_bytes(INDEX_BODY)
+    srv = Server(["serve", "http", str(root), "--listen", "127.0.0.1:0", "--max-header-bytes", "1024",
+                  "--max-headers", "5", "--max-body", "10"] + backend_args())
+    try:
+        yield srv.port()
+    finally:
+        srv.stop()
+
+
+LIMIT_CASES = [
+    ("five_headers_ok", R("GET / HTTP/1.1\nHost: t\n" + many_headers(4) + "\n"), 200, KEEP),
+    ("six_headers_431", R("GET / HTTP/1.1\nHost: t\n" + many_headers(5) + "\n"), 431, CLOSE),
+    ("head_900_bytes_ok", R("GET / HTTP/1.1\nHost: t\nX-A: " + "a" * 850 + "\n\n"), 200, KEEP),
+    ("head_1100_bytes_431", R("GET / HTTP/1.1\nHost: t\nX-A: " + "a" * 1100 + "\n\n"), 431, CLOSE),
+    ("request_line_1100_414", R("GET /" + "a" * 1100 + " HTTP/1.1\nHost: t\n\n"), 414, CLOSE),
+    ("body_10_ok", R("GET / HTTP/1.1\nHost: t\nContent-Length: 10\n\n0123456789"), 200, KEEP),
+    ("body_11_413", R("GET / HTTP/1.1\nHost: t\nContent-Length: 11\n\n0123456789a"), 413, CLOSE),
+    ("chunked_body_10_ok", R("GET / HTTP/1.1\nHost: t\nTransfer-Encoding: chunked\n\n5\n01234\n5\n56789\n0\n\n"),
+     200, KEEP),
+    ("chunked_body_over_413", R("GET / HTTP/1.1\nHost: t\nTransfer-Encoding: chunked\n\n8\n01234567\n8\n89abcdef\n0\n\n"),
+     413, CLOSE),
+]
+
+
+@pytest.mark.parametrize("case_id,raw,status,conn", LIMIT_CASES, ids=[c[0] for c in LIMIT_CASES])
+def test_configured_limits(small_limits_port, case_id, raw, status, conn):
+    """--max-header-bytes, --max-headers and --max-body are honoured."""
+    with Conn(small_limits_port) as c:
+        c.send(raw)
+        r = c.read_response()
+        assert r.status == status, r
+        if conn == CLOSE:
+            assert r.has_token("Connection", "close"), r
+            assert c.closed_within(TIMEOUT)
+        else:
+            assert r.body == INDEX_BODY
+            check_second_request_ok(c, case_id)

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import BACKENDS, TIMEOUT, Server, backend_or_skip
-from http_util import (ALLOW_EXPECTED, INDEX_BODY, Conn, brotli_store, build_request, gzip_bytes,
+from http_util import (ALLOW_EXPECTED, INDEX_BODY, Conn, backend_args, brotli_store, build_request, gzip_bytes,
                        http_date, make_png, parse_http_date, sha256, write)
 
 CURL = shutil.which("curl")
@@ -95,7 +95,7 @@ def site(tmp_path_factory):
 
 
 def start(root, *extra):
-    return Server(["serve", "http", str(root), "--listen", "127.0.0.1:0"] + list(extra))
+    return Server(["serve", "http", str(root), "--listen", "127.0.0.1:0"] + backend_args() + list(extra))
 
 
 @pytest.fixture(scope="module")
@@ -798,3 +798,110 @@ def test_every_backend_get_and_range(site, backend):
     finally:
         err = srv.stop()
     assert srv.proc.returncode == 0, err
+
+
+# ------------------------------------------------------------ more details
+
+def test_index_option(site, tmp_path):
+    root = tmp_path / "idx"
+    write(root / "home.html", b"<p>home</p>\n")
+    write(root / "index.html", b"<p>not me</p>\n")
+    write(root / "d" / "home.html", b"<p>d home</p>\n")
+    write(root / "a.txt", ALPHA)  # for fetch()'s follow-up request
+    srv = start(root, "--index", "home.html")
+    try:
+        p = srv.port()
+        assert fetch(p, "/").body == b"<p>home</p>\n"
+        assert fetch(p, "/d/").body == b"<p>d home</p>\n"
+        assert fetch(p, "/index.html").body == b"<p>not me</p>\n"
+    finally:
+        srv.stop()
+
+
+def test_query_is_not_part_of_the_file_name(port):
+    for target in ("/a.txt?x=1", "/a.txt?x=%00", "/a.txt?p=../../etc/passwd", "/a.txt?x=%2f%5c",
+                   "/a.txt?", "/a.txt?a?b"):
+        r = fetch(port, target)
+        assert (r.status, r.body) == (200, ALPHA), target
+
+
+def test_file_with_trailing_slash_404(port):
+    r = fetch(port, "/a.txt/")
+    assert r.status == 404
+
+
+def test_head_404_has_no_body(port):
+    r = fetch(port, "/nope", method="HEAD")  # fetch checks the framing with a follow-up
+    assert r.status == 404 and r.body == b""
+
+
+def test_range_response_has_validators(port):
+    r = fetch(port, "/range.bin", {"Range": "bytes=0-0"})
+    assert r.status == 206
+    assert r.get("ETag") == etag_of(port, "/range.bin")
+    assert r.get("Last-Modified") == http_date(PAST)
+
+
+def test_range_list_with_ows(port, files):
+    r = fetch(port, "/range.bin", {"Range": "bytes=0-0, 5-9"})
+    assert r.status == 206
+    parts = parse_multipart(r)
+    assert [c for _, c in parts] == [files["/range.bin"][0:1], files["/range.bin"][5:10]]
+
+
+def test_if_none_match_wins_over_range(port):
+    etag = etag_of(port, "/range.bin")
+    r = fetch(port, "/range.bin", {"Range": "bytes=0-9", "If-None-Match": etag})
+    assert r.status == 304
+
+
+def test_range_on_precompressed_is_consistent(port, files):
+    r = fetch(port, "/comp.txt", {"Range": "bytes=0-9", "Accept-Encoding": "gzip"})
+    assert r.status == 206
+    enc = r.get("Content-Encoding")
+    full = files["/comp.txt.gz"] if enc == "gzip" else COMP_TEXT
+    assert enc in (None, "gzip")
+    assert r.body == full[:10]
+    assert r.get("Content-Range") == "bytes 0-9/%d" % len(full)
+
+
+def test_tcp_and_unix_listeners(site, tmp_path):
+    root, files = site
+    sock = tmp_path / "http.sock"
+    srv = Server(["serve", "http", str(root), "--listen", "127.0.0.1:0", "--listen", "unix:%s" % sock])
+    try:
+        assert fetch(srv.port(), "/a.txt").body == ALPHA
+        import socket as socketmod
+        s = socketmod.socket(socketmod.AF_UNIX, socketmod.SOCK_STREAM)
+        s.settimeout(TIMEOUT)
+        s.connect(str(sock))
+        with Conn(None, sock=s) as c:
+            r = c.request("GET", "/a.txt")
+            assert (r.status, r.body) == (200, ALPHA)
+            r = c.request("GET", "/range.bin", {"Range": "bytes=0-3"})
+            assert (r.status, r.body) == (206, files["/range.bin"][:4])
+        if CURL:
+            p = curl("--unix-socket", str(sock), "http://localhost/b.txt")
+            assert p.stdout == b"bravo\n", p
+    finally:
+        srv.stop()
+    assert srv.proc.returncode == 0
+
+
+def test_ipv6_loopback(site):
+    import socket as socketmod
+    try:
+        probe = socketmod.socket(socketmod.AF_INET6, socketmod.SOCK_STREAM)
+        probe.bind(("::1", 0))
+        probe.close()
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    srv = Server(["serve", "http", str(site[0]), "--listen", "[::1]:0"])
+    try:
+        port = int(srv.endpoints[0].rsplit(":", 1)[1])
+        s = socketmod.create_connection(("::1", port), timeout=TIMEOUT)
+        with Conn(None, sock=s) as c:
+            r = c.request("GET", "/a.txt", host="[::1]")
+            assert (r.status, r.body) == (200, ALPHA)
+    finally:
+        srv.stop()
