@@ -11,7 +11,6 @@ import select
 import selectors
 import signal
 import socket
-import subprocess
 import time
 
 import pytest

@@ -15,8 +15,8 @@ import time
 import pytest
 
 from conftest import BACKENDS, TIMEOUT, Server, backend_or_skip
-from http_util import (ALLOW_EXPECTED, INDEX_BODY, Conn, backend_args, brotli_store, build_request, gzip_bytes,
-                       http_date, make_png, parse_http_date, sha256, write)
+from http_util import (ALLOW_EXPECTED, INDEX_BODY, Conn, backend_args, brotli_store, build_request,
+                       gzip_bytes, http_date, make_png, parse_http_date, sha256, write)
 
 CURL = shutil.which("curl")
 PAST = 1577880000  # 2020-01-01 12:00:00 UTC: every file's mtime, so dates are strong validators
