@@ -168,6 +168,10 @@ static int bridge_dgram(int sock, int in_fd, int out_fd, const sk_bridge_opts_t 
     bool in_open = in_fd >= 0;
     long received = 0;
     uint64_t deadline = 0;
+    /* Asked once: a connected socket (the client) never changes peer. */
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof(peer);
+    bool connected = getpeername(sock, (struct sockaddr *)&peer, &plen) == 0;
     for (;;) {
         int timeout = -1;
         if (!in_open && o->reply_wait_ms >= 0) {
@@ -203,16 +207,9 @@ static int bridge_dgram(int sock, int in_fd, int out_fd, const sk_bridge_opts_t 
             if (o->show_from && (n == 0 || buf[n - 1] != '\n'))
                 write_all(out_fd, "\n", 1);
             /* Unconnected (listening) sockets answer whoever spoke last. */
-            if (flen > sizeof(sa_family_t)) {
-                int type = 0;
-                socklen_t tl = sizeof(type);
-                struct sockaddr_storage peer;
-                socklen_t pl = sizeof(peer);
-                getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &tl);
-                if (getpeername(sock, (struct sockaddr *)&peer, &pl) != 0) {
-                    memcpy(&s.peer, &from, flen);
-                    s.peer_len = flen;
-                }
+            if (!connected && flen > sizeof(sa_family_t)) {
+                memcpy(&s.peer, &from, flen);
+                s.peer_len = flen;
             }
             if (o->max_datagrams > 0 && ++received >= o->max_datagrams)
                 return 0;
