@@ -52,7 +52,7 @@ struct conn {
     sk_buf_t in;
     sk_outq_t out;
     sk_timer_t timer;
-    uint64_t last_ms, start_ms, linger_until;
+    uint64_t last_ms, start_ms;
     uint64_t bytes_in, bytes_out;
     /* The protocol session follows, session_size bytes. */
     max_align_t sess[];
@@ -352,7 +352,6 @@ static void conn_linger(struct conn *c)
     }
     shutdown(c->fd, SHUT_WR);
     c->flags |= CONN_LINGER;
-    c->linger_until = sk_loop_now(c->w->loop) + LINGER_MS;
     sk_buf_fini(&c->in);
     sk_loop_io_mask(c->w->loop, c->fd, SK_EV_READ);
     sk_loop_timer_start(c->w->loop, &c->timer, LINGER_MS);
