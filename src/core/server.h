@@ -12,6 +12,7 @@
 #include "core/loop.h"
 #include "core/proto.h"
 #include "core/sockopt.h"
+#include "core/transport.h"
 
 typedef struct sk_server sk_server_t;
 
@@ -23,6 +24,12 @@ typedef struct sk_server_config {
     unsigned unix_mode;               /* permissions of Unix socket paths */
     sk_sockopts_t sockopts;           /* -o options */
     int verbose;                      /* -v: connection life and sockopts */
+    /* Wraps connections accepted on tls:// endpoints (src/tls provides it);
+     * NULL: tls:// endpoints are refused. Borrowed. */
+    const sk_transport_factory_t *tls;
+    /* Called in the main thread on SIGHUP (certificate reload). Optional. */
+    void (*on_reload)(void *arg);
+    void *reload_arg;
 } sk_server_config_t;
 
 /* What is served on an endpoint: a stream protocol, a datagram protocol, or
