@@ -15,7 +15,7 @@ typedef struct sk_bridge_opts {
     int reply_wait_ms; /* datagram: after end of input, wait this long for
                           replies (reset by each reply); < 0 = forever */
     bool show_from;    /* datagram: prefix each datagram with its sender */
-    enum sk_transport transport;
+    enum sk_ep_transport transport;
     long max_datagrams; /* stop after receiving this many; 0 = no limit */
 } sk_bridge_opts_t;
 

@@ -240,7 +240,7 @@ int sk_endpoint_socktype(const sk_endpoint_t *ep)
     return sk_endpoint_is_stream(ep) ? SOCK_STREAM : SOCK_DGRAM;
 }
 
-static const char *scheme(enum sk_transport t)
+static const char *scheme(enum sk_ep_transport t)
 {
     switch (t) {
     case SK_TRANSPORT_UDP:
@@ -256,7 +256,7 @@ static const char *scheme(enum sk_transport t)
     }
 }
 
-static bool is_unix(enum sk_transport t)
+static bool is_unix(enum sk_ep_transport t)
 {
     return t == SK_TRANSPORT_UNIX || t == SK_TRANSPORT_UNIXGRAM;
 }
@@ -315,7 +315,7 @@ static int format_ip(const struct sockaddr *sa, char *buf, size_t n)
     return snprintf(buf, n, "[%s]:%u", host, ntohs(sin6->sin6_port));
 }
 
-int sk_addr_format(enum sk_transport t, const struct sockaddr *sa, socklen_t len, char *buf,
+int sk_addr_format(enum sk_ep_transport t, const struct sockaddr *sa, socklen_t len, char *buf,
                    size_t n)
 {
     char tmp[4 * UNIX_NAME_MAX + 64];

@@ -20,10 +20,10 @@
 #include "core/error.h"
 #include "core/sockopt.h"
 
-enum sk_transport { SK_TRANSPORT_TCP, SK_TRANSPORT_UDP, SK_TRANSPORT_UNIX, SK_TRANSPORT_UNIXGRAM, SK_TRANSPORT_TLS };
+enum sk_ep_transport { SK_TRANSPORT_TCP, SK_TRANSPORT_UDP, SK_TRANSPORT_UNIX, SK_TRANSPORT_UNIXGRAM, SK_TRANSPORT_TLS };
 
 typedef struct sk_endpoint {
-    enum sk_transport transport;
+    enum sk_ep_transport transport;
     char host[256];  /* name or address without brackets; "" = any (":PORT") */
     bool host_is_v6; /* host was written as [IPv6] */
     uint16_t port;   /* 0 lets the kernel pick (servers) */
@@ -54,7 +54,7 @@ int sk_endpoint_format(const sk_endpoint_t *ep, char *buf, size_t n);
 /* Formats a socket address as an endpoint of the given transport:
  * "tcp://127.0.0.1:8080", "udp://[::1]:53", "unix:/run/x.sock",
  * "unix:@name". Returns the length, like snprintf. */
-int sk_addr_format(enum sk_transport t, const struct sockaddr *sa, socklen_t len, char *buf,
+int sk_addr_format(enum sk_ep_transport t, const struct sockaddr *sa, socklen_t len, char *buf,
                    size_t n);
 
 /* Formats only "HOST:PORT" / "[V6]:PORT" / the Unix path of a peer, for

@@ -23,7 +23,7 @@ struct sk__listener {
     int fd;
     int owner; /* worker index, or -1 when shared */
     bool stream;
-    enum sk_transport transport;
+    enum sk_ep_transport transport;
     const sk_service_t *svc;
     int svc_index;
     char name[160]; /* bound endpoint, as printed */

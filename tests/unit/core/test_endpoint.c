@@ -27,7 +27,7 @@
 
 struct valid_case {
     const char *in;
-    enum sk_transport t;
+    enum sk_ep_transport t;
     const char *host;
     bool v6;
     uint16_t port;
