@@ -64,7 +64,7 @@ endif
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
         -Wvla -Wundef
 BASE_CFLAGS := -std=gnu11 -g -D_GNU_SOURCE -Isrc -Ibuild $(WARN) -MMD -MP
-LIBS := -lpthread $(shell pkg-config --libs jansson)
+LIBS := -lpthread -lm $(shell pkg-config --libs jansson)
 PKG_CFLAGS := $(shell pkg-config --cflags jansson)
 
 SRC_ALL := $(sort $(wildcard src/*/*.c))
