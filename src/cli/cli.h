@@ -64,5 +64,6 @@ extern const char sk_cli_server_opts_help[];
 int sk_cmd_serve(int argc, char **argv);
 int sk_cmd_connect(int argc, char **argv);
 int sk_cmd_listen(int argc, char **argv);
+int sk_cmd_bench(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ static const char usage[] =
     "  serve discard EP...    read and drop (throughput sink)\n"
     "  connect EP             stdin -> socket, socket -> stdout\n"
     "  listen EP              accept one peer (or receive datagrams), bridge to stdio\n"
+    "  bench KIND ...         rtt, throughput, http, conns, backends\n"
     "\n"
     "Endpoints (EP): HOST:PORT, tcp://HOST:PORT, :PORT (all interfaces), udp://HOST:PORT,\n"
     "unix:PATH, unix:@NAME (abstract), unixgram:PATH, unixgram:@NAME, tls://HOST:PORT.\n"
@@ -34,6 +35,7 @@ static const struct command commands[] = {
     {"serve", sk_cmd_serve},
     {"connect", sk_cmd_connect},
     {"listen", sk_cmd_listen},
+    {"bench", sk_cmd_bench},
 };
 
 int main(int argc, char **argv)
