@@ -3,6 +3,7 @@
 #include "bench/bench.h"
 #include "bench/report.h"
 #include "bench/rtt.h"
+#include "bench/throughput.h"
 #include "cli/cli.h"
 #include "core/alloc.h"
 #include "core/log.h"
@@ -348,6 +349,192 @@ static int cmd_rtt(int argc, char **argv)
     return SK_EXIT_OK;
 }
 
+/* ---- throughput ----------------------------------------------------------- */
+
+static const char tput_usage[] =
+    "Usage: sockkit bench throughput [OPTIONS] EP\n"
+    "       sockkit bench throughput --compare [OPTIONS]\n"
+    "\n"
+    "Stream bytes into a sink on EP (tcp or unix; `sockkit serve discard`, or\n"
+    "anything that reads and drops) as fast as the socket takes them: each\n"
+    "stream is one connection and one thread calling write(2) with --size\n"
+    "bytes. Reports bytes/s and Gbit/s of what the kernel accepted, and the\n"
+    "sender's CPU time over the measured interval.\n"
+    "\n"
+    "Options:\n"
+    "  -s, --size N        bytes per write (default 64K; K and M suffixes)\n"
+    "  -P, --streams N     parallel connections, one thread each (default 1)\n"
+    "      --warmup S      seconds sent before measuring (default 1)\n"
+    "      --compare       start `sockkit serve discard --workers 1` on tcp and\n"
+    "                      unix and measure both, side by side\n"
+    "%s"
+    "\n"
+    "Examples:\n"
+    "  sockkit serve discard 127.0.0.1:9000 & sockkit bench throughput 127.0.0.1:9000\n"
+    "  sockkit bench throughput unix:/tmp/sink.sock --size 1K -P 2 --json\n"
+    "  sockkit bench throughput --compare -d 5\n";
+
+static json_t *tput_json(const sk_tput_opts_t *o, const sk_tput_stats_t *st, const char *label)
+{
+    sk_bench_result_t r = {.label = label,
+                           .elapsed_s = st->elapsed_s,
+                           .errors = st->errors,
+                           .bytes = st->bytes,
+                           .has_bytes = true};
+    json_t *j = sk_bench_json(&r);
+    if (j == NULL)
+        return NULL;
+    json_object_set_new(j, "endpoint", json_string(label));
+    json_object_set_new(j, "size", json_integer((json_int_t)o->size));
+    json_object_set_new(j, "streams", json_integer((json_int_t)o->streams));
+    json_object_set_new(j, "writes", json_integer((json_int_t)st->writes));
+    json_object_set_new(j, "cpu_user_s", json_real(st->cpu_user_s));
+    json_object_set_new(j, "cpu_sys_s", json_real(st->cpu_sys_s));
+    json_object_set_new(j, "interrupted", json_boolean(st->interrupted));
+    if (st->first_error[0])
+        json_object_set_new(j, "first_error", json_string(st->first_error));
+    return j;
+}
+
+static void tput_print(const sk_tput_stats_t *st, size_t n, const sk_bench_result_t *r)
+{
+    sk_bench_print_compare(stdout, r, n);
+    printf("%-14s", "sender CPU s");
+    for (size_t i = 0; i < n; i++) {
+        char cell[32];
+        snprintf(cell, sizeof(cell), "%.2f+%.2f", st[i].cpu_user_s, st[i].cpu_sys_s);
+        printf(" %14s", cell);
+    }
+    printf("\n%-14s", "CPU s per GB");
+    for (size_t i = 0; i < n; i++)
+        printf(" %14.3f", st[i].bytes
+                              ? (st[i].cpu_user_s + st[i].cpu_sys_s) * 1e9 / (double)st[i].bytes
+                              : 0.0);
+    printf("\n(sender CPU is user+system time of this process)\n");
+    for (size_t i = 0; i < n; i++) {
+        if (st[i].errors)
+            fprintf(stderr, "%s: %llu streams failed; first: %s\n", r[i].label,
+                    (unsigned long long)st[i].errors, st[i].first_error);
+        if (st[i].interrupted)
+            fprintf(stderr, "%s: interrupted; the figures cover %.2f s\n", r[i].label,
+                    st[i].elapsed_s);
+    }
+}
+
+static int cmd_throughput(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"size", required_argument, NULL, 's'},
+        {"streams", required_argument, NULL, 'P'},
+        {"warmup", required_argument, NULL, OPT_WARMUP},
+        {"compare", no_argument, NULL, OPT_COMPARE},
+        COMMON_OPTS,
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd = "bench throughput";
+    struct common com = {.duration_ms = 10000};
+    sk_tput_opts_t o = {.size = 64 * 1024, .streams = 1, .warmup_ms = 1000};
+    bool compare = false;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "s:P:d:vh", opts, NULL)) != -1) {
+        if (common_opt(cmd, ch, optarg, &com))
+            continue;
+        switch (ch) {
+        case 's':
+            o.size = parse_size(cmd, "--size", optarg, 64u << 20);
+            break;
+        case 'P':
+            o.streams = (unsigned)sk_cli_long(cmd, "--streams", optarg, 1, 256);
+            break;
+        case OPT_WARMUP:
+            o.warmup_ms = sk_cli_seconds_ms(cmd, "--warmup", optarg);
+            break;
+        case OPT_COMPARE:
+            compare = true;
+            break;
+        case 'h':
+            printf(tput_usage, common_help);
+            return SK_EXIT_OK;
+        default:
+            sk_cli_usage_error(cmd, "unknown option");
+        }
+    }
+    o.duration_ms = com.duration_ms;
+    o.quiet = com.quiet;
+    sk_bench_signals();
+    struct sk_err err = {0};
+    sk_endpoint_t eps[2];
+    const char *labels[2];
+    size_t neps = 0;
+    sk_bench_server_t srv = {.pid = -1, .errfd = -1};
+    if (compare) {
+        if (optind != argc)
+            sk_cli_usage_error(cmd, "--compare starts its own servers and takes no endpoint");
+        char unix_ep[64];
+        snprintf(unix_ep, sizeof(unix_ep), "unix:@sockkit-bench-%d-sink", (int)getpid());
+        char *sargv[] = {"sockkit",           "serve", "discard", "--workers", "1",
+                         "tcp://127.0.0.1:0", unix_ep, NULL};
+        if (sk_bench_server_start(&srv, sargv, 2, 10000, &err) < 0)
+            sk_cli_fail(cmd, "%s", err.msg);
+        for (int k = 0; k < srv.neps && neps < 2; k++) {
+            if (sk_endpoint_parse(&eps[neps], srv.eps[k], &err) < 0)
+                continue;
+            labels[neps] = eps[neps].transport == SK_TRANSPORT_TCP ? "tcp" : "unix";
+            neps++;
+        }
+    } else {
+        if (optind != argc - 1)
+            sk_cli_usage_error(cmd, optind >= argc ? "an endpoint is required (or --compare)"
+                                                   : "exactly one endpoint is expected");
+        sk_cli_endpoint(cmd, argv[optind], &eps[0]);
+        if (eps[0].transport == SK_TRANSPORT_TLS)
+            sk_cli_usage_error(cmd, "tls:// is not supported by bench throughput");
+        if (!sk_endpoint_is_stream(&eps[0]))
+            sk_cli_usage_error(cmd, "throughput needs a stream endpoint (tcp or unix): a "
+                                    "datagram sender cannot know what arrived");
+        if (eps[0].port == 0 && eps[0].transport == SK_TRANSPORT_TCP)
+            sk_cli_usage_error(cmd, "port 0 cannot be connected to");
+        labels[0] = argv[optind];
+        neps = 1;
+    }
+    sk_tput_stats_t st[2];
+    sk_bench_result_t res[2];
+    size_t n = 0;
+    for (size_t i = 0; i < neps && !sk_bench_interrupted; i++) {
+        sk_tput_opts_t oi = o;
+        oi.ep = &eps[i];
+        if (sk_tput_run(&oi, &st[n], &err) < 0) {
+            sk_bench_server_stop(&srv);
+            sk_cli_fail(cmd, "%s", err.msg);
+        }
+        res[n] = (sk_bench_result_t){.label = labels[i],
+                                     .elapsed_s = st[n].elapsed_s,
+                                     .errors = st[n].errors,
+                                     .bytes = st[n].bytes,
+                                     .has_bytes = true};
+        n++;
+    }
+    sk_bench_server_stop(&srv);
+    if (com.json) {
+        json_t *j;
+        if (compare) {
+            j = json_object();
+            for (size_t i = 0; i < n; i++)
+                json_object_set_new(j, labels[i], tput_json(&o, &st[i], labels[i]));
+        } else {
+            j = tput_json(&o, &st[0], labels[0]);
+        }
+        if (sk_bench_json_emit(j) < 0)
+            sk_cli_fail(cmd, "cannot write the JSON result");
+    } else {
+        printf("%zu-byte writes, %u stream%s%s\n", o.size, o.streams, o.streams == 1 ? "" : "s",
+               compare ? ", `serve discard --workers 1`" : "");
+        tput_print(st, n, res);
+    }
+    return SK_EXIT_OK;
+}
+
 /* ---- dispatch ------------------------------------------------------------- */
 
 int sk_cmd_bench(int argc, char **argv)
@@ -365,5 +552,7 @@ int sk_cmd_bench(int argc, char **argv)
         sk_cli_version();
     if (strcmp(kind, "rtt") == 0)
         return cmd_rtt(argc - 1, argv + 1);
+    if (strcmp(kind, "throughput") == 0)
+        return cmd_throughput(argc - 1, argv + 1);
     sk_cli_usage_error("bench", "unknown kind '%s' (rtt, throughput, http, conns, backends)", kind);
 }
