@@ -2,14 +2,20 @@
  * parsing and output for the benchmarks in src/bench. */
 #include "bench/bench.h"
 #include "bench/report.h"
+#include "bench/conns.h"
 #include "bench/rtt.h"
 #include "bench/throughput.h"
 #include "cli/cli.h"
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -535,6 +541,438 @@ static int cmd_throughput(int argc, char **argv)
     return SK_EXIT_OK;
 }
 
+/* ---- conns ---------------------------------------------------------------- */
+
+static const char conns_usage[] =
+    "Usage: sockkit bench conns [OPTIONS] EP -n N\n"
+    "\n"
+    "Open N stream connections to EP (tcp or unix) at a bounded rate, hold them,\n"
+    "and report how many opened, how many failed and how long opening took.\n"
+    "Toward 127.0.0.0/8, when one source address runs out of ephemeral ports\n"
+    "the next one is used (127.0.0.2, 127.0.0.3, ...). The fd soft limit is\n"
+    "raised to the hard one; above what one process may hold (the hard limit\n"
+    "less a reserve, ~19,800 here) the work is split over several processes.\n"
+    "While holding, a few connections send a 64-byte ping every 100 ms and\n"
+    "check its echo (use an echo server, or --sample 0).\n"
+    "\n"
+    "Options:\n"
+    "  -n, --conns N       connections to open (required, up to 1000000)\n"
+    "  -r, --rate R        connect() calls per second (default 5000; 0: no bound)\n"
+    "      --hold S        seconds to hold them once open (default 5)\n"
+    "      --sample N      connections that ping while holding (default 4; 0: none)\n"
+    "      --timeout S     per connect (default 5)\n"
+    "  -p, --pid PID       the server's process: report its RSS before and after,\n"
+    "                      and the bytes per connection\n"
+    "  -d, --duration S    bound on the opening phase (default 10)\n"
+    "      --json          print one JSON object;  --quiet  no progress line\n"
+    "  -v, --verbose;  -h, --help;  --version\n"
+    "\n"
+    "Examples:\n"
+    "  sockkit bench conns 127.0.0.1:7000 -n 10000 --pid $(pgrep -n sockkit)\n"
+    "  sockkit bench conns unix:/tmp/echo.sock -n 5000 --rate 0 --hold 2 --json\n"
+    "  sockkit bench conns 127.0.0.1:7000 -n 50000 --rate 10000 --sample 0\n";
+
+struct conns_cli {
+    struct common com;
+    sk_conns_opts_t o;
+    const char *ep_text;
+    unsigned hold_ms;
+    unsigned sample;
+    long pid;
+    bool child;
+};
+
+/* Holds the set for hold_ms, pinging on the first `sample` connections;
+ * the ping results go into *rtt. Returns the connections closed by the
+ * peer by the end. */
+static unsigned conns_hold(struct conns_cli *c, sk_conns_set_t *set, sk_rtt_stats_t *rtt)
+{
+    unsigned k = c->sample < set->opened ? c->sample : set->opened;
+    if (k > 0) {
+        sk_rtt_opts_t ro = {.ep = c->o.ep,
+                            .size = 64,
+                            .duration_ms = c->hold_ms,
+                            .timeout_ms = 1000,
+                            .interval_ms = 100,
+                            .fds = set->fds,
+                            .nfds = k,
+                            .quiet = true,
+                            .verbose = sk_log_verbosity > 0};
+        struct sk_err err = {0};
+        if (sk_rtt_run(&ro, rtt, &err) < 0) {
+            rtt->errors++;
+            snprintf(rtt->first_error, sizeof(rtt->first_error), "%s", err.msg);
+        }
+    } else {
+        uint64_t end = sk_clock_ms() + c->hold_ms;
+        while (!sk_bench_interrupted && sk_clock_ms() < end)
+            usleep(20000);
+    }
+    return sk_conns_count_closed(set);
+}
+
+static json_t *conns_open_json(const sk_conns_set_t *set)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "opened", json_integer(set->opened));
+    json_object_set_new(j, "failed", json_integer(set->failed));
+    json_object_set_new(j, "retried", json_integer(set->retried));
+    json_object_set_new(j, "sources", json_integer(set->sources));
+    json_object_set_new(j, "open_s", json_real(set->open_s));
+    json_object_set_new(j, "interrupted", json_boolean(set->interrupted));
+    if (set->first_error[0])
+        json_object_set_new(j, "first_error", json_string(set->first_error));
+    return j;
+}
+
+static json_t *conns_sample_json(const sk_rtt_stats_t *rtt, unsigned closed)
+{
+    sk_bench_result_t r = {.elapsed_s = rtt->elapsed_s,
+                           .hist = &rtt->hist,
+                           .errors = rtt->errors,
+                           .requests = rtt->round_trips,
+                           .has_requests = true};
+    json_t *j = sk_bench_json(&r);
+    json_object_set_new(j, "closed_by_peer", json_integer(closed));
+    if (rtt->first_error[0])
+        json_object_set_new(j, "sample_error", json_string(rtt->first_error));
+    return j;
+}
+
+/* --child: open, report, wait for the parent's go on stdin, hold, report. */
+static int conns_child(struct conns_cli *c)
+{
+    sk_conns_set_t set;
+    struct sk_err err = {0};
+    if (sk_conns_open(&c->o, &set, &err) < 0)
+        sk_cli_fail("bench conns", "%s", err.msg);
+    sk_bench_json_emit(conns_open_json(&set));
+    char b[16];
+    while (read(STDIN_FILENO, b, sizeof(b)) < 0 && errno == EINTR && !sk_bench_interrupted)
+        ;
+    sk_rtt_stats_t *rtt = sk_xcalloc(1, sizeof(*rtt));
+    unsigned closed = conns_hold(c, &set, rtt);
+    sk_bench_json_emit(conns_sample_json(rtt, closed));
+    free(rtt);
+    sk_conns_close(&set);
+    return SK_EXIT_OK;
+}
+
+/* Reads one line from fd within timeout_ms into buf; returns its length or
+ * -1. */
+static int read_line(int fd, char *buf, size_t cap, uint64_t deadline_ms)
+{
+    size_t len = 0;
+    while (len + 1 < cap) {
+        uint64_t now = sk_clock_ms();
+        if (now >= deadline_ms)
+            return -1;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int r = poll(&p, 1, (int)(deadline_ms - now));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        ssize_t n = read(fd, buf + len, 1);
+        if (n <= 0)
+            return -1;
+        if (buf[len] == '\n')
+            break;
+        len++;
+    }
+    buf[len] = '\0';
+    return (int)len;
+}
+
+struct child {
+    pid_t pid;
+    int in, out;
+};
+
+static pid_t spawn_child(char **argv, int *in, int *out)
+{
+    int pin[2], pout[2];
+    if (pipe2(pin, O_CLOEXEC) < 0)
+        return -1;
+    if (pipe2(pout, O_CLOEXEC) < 0) {
+        close(pin[0]);
+        close(pin[1]);
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGINT, SIG_IGN); /* the parent tells it to stop by closing stdin */
+        dup2(pin[0], STDIN_FILENO);
+        dup2(pout[1], STDOUT_FILENO);
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    close(pin[0]);
+    close(pout[1]);
+    if (pid < 0) {
+        close(pin[1]);
+        close(pout[0]);
+        return -1;
+    }
+    *in = pin[1];
+    *out = pout[0];
+    return pid;
+}
+
+static uint64_t jint(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
+}
+
+static int cmd_conns(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"conns", required_argument, NULL, 'n'},
+        {"rate", required_argument, NULL, 'r'},
+        {"hold", required_argument, NULL, OPT_WARMUP},
+        {"sample", required_argument, NULL, OPT_SIZE},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"pid", required_argument, NULL, 'p'},
+        {"src-first", required_argument, NULL, OPT_CACERT},
+        {"child", no_argument, NULL, OPT_COMPARE},
+        COMMON_OPTS,
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd = "bench conns";
+    struct conns_cli c = {.com = {.duration_ms = 10000},
+                          .o = {.rate = 5000, .timeout_ms = 5000},
+                          .hold_ms = 5000,
+                          .sample = 4,
+                          .pid = -1};
+    long n = -1;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "n:r:p:d:vh", opts, NULL)) != -1) {
+        if (common_opt(cmd, ch, optarg, &c.com))
+            continue;
+        switch (ch) {
+        case 'n':
+            n = sk_cli_long(cmd, "-n", optarg, 1, 1000000);
+            break;
+        case 'r':
+            c.o.rate = (unsigned)sk_cli_long(cmd, "--rate", optarg, 0, 10000000);
+            break;
+        case OPT_WARMUP:
+            c.hold_ms = sk_cli_seconds_ms(cmd, "--hold", optarg);
+            break;
+        case OPT_SIZE:
+            c.sample = (unsigned)sk_cli_long(cmd, "--sample", optarg, 0, 1000);
+            break;
+        case OPT_TIMEOUT:
+            c.o.timeout_ms = sk_cli_seconds_ms(cmd, "--timeout", optarg);
+            if (c.o.timeout_ms == 0)
+                sk_cli_usage_error(cmd, "--timeout must be at least 1 ms");
+            break;
+        case 'p':
+            c.pid = sk_cli_long(cmd, "--pid", optarg, 1, 1 << 30);
+            break;
+        case OPT_CACERT:
+            c.o.src_first = (unsigned)sk_cli_long(cmd, "--src-first", optarg, 0, 254);
+            break;
+        case OPT_COMPARE:
+            c.child = true;
+            break;
+        case 'h':
+            fputs(conns_usage, stdout);
+            return SK_EXIT_OK;
+        default:
+            sk_cli_usage_error(cmd, "unknown option");
+        }
+    }
+    if (optind != argc - 1)
+        sk_cli_usage_error(cmd, optind >= argc ? "an endpoint is required"
+                                               : "exactly one endpoint is expected");
+    if (n < 0)
+        sk_cli_usage_error(cmd, "-n N (how many connections) is required");
+    c.ep_text = argv[optind];
+    sk_endpoint_t ep;
+    sk_cli_endpoint(cmd, c.ep_text, &ep);
+    if (ep.transport != SK_TRANSPORT_TCP && ep.transport != SK_TRANSPORT_UNIX)
+        sk_cli_usage_error(cmd, "connections need a tcp or unix endpoint");
+    if (ep.transport == SK_TRANSPORT_TCP && (ep.port == 0 || ep.host[0] == '\0'))
+        sk_cli_usage_error(cmd, "a host and a port are required (e.g. 127.0.0.1:7000)");
+    c.o.ep = &ep;
+    c.o.n = (unsigned)n;
+    c.o.max_ms = c.com.duration_ms;
+    c.o.quiet = c.com.quiet || c.child;
+    sk_bench_signals();
+    if (c.child)
+        return conns_child(&c);
+
+    unsigned per = sk_conns_per_process();
+    unsigned procs = (c.o.n + per - 1) / per;
+    long rss0 = c.pid > 0 ? sk_bench_rss_kb((pid_t)c.pid) : 0;
+    if (c.pid > 0 && rss0 < 0)
+        sk_cli_fail(cmd, "--pid %ld: cannot read its memory: %s", c.pid, sk_strerror((int)rss0));
+    sk_conns_set_t set = {0};
+    sk_rtt_stats_t *rtt = sk_xcalloc(1, sizeof(*rtt));
+    json_t *sample = NULL;
+    uint64_t opened = 0, failed = 0, retried = 0, sources = 0;
+    double open_s = 0;
+    char first_error[160] = "";
+    long rss1 = 0;
+    unsigned closed = 0;
+    if (procs <= 1) {
+        struct sk_err err = {0};
+        if (sk_conns_open(&c.o, &set, &err) < 0)
+            sk_cli_fail(cmd, "%s", err.msg);
+        opened = set.opened, failed = set.failed, retried = set.retried, sources = set.sources;
+        open_s = set.open_s;
+        snprintf(first_error, sizeof(first_error), "%s", set.first_error);
+        rss1 = c.pid > 0 ? sk_bench_rss_kb((pid_t)c.pid) : 0;
+        if (!sk_bench_interrupted)
+            closed = conns_hold(&c, &set, rtt);
+        sample = conns_sample_json(rtt, closed);
+        sk_conns_close(&set);
+    } else {
+        /* Several processes, each opening its share from its own source
+         * address; the parent samples the server's memory once all are
+         * open, then lets them hold. */
+        struct child *kids = sk_xcalloc(procs, sizeof(*kids));
+        char nbuf[16], rbuf[16], hbuf[32], sbuf[16], tbuf[32], dbuf[32], fbuf[16];
+        for (unsigned i = 0; i < procs; i++) {
+            unsigned share = c.o.n / procs + (i < c.o.n % procs ? 1 : 0);
+            snprintf(nbuf, sizeof(nbuf), "%u", share);
+            snprintf(rbuf, sizeof(rbuf), "%u", c.o.rate ? (c.o.rate + procs - 1) / procs : 0);
+            snprintf(hbuf, sizeof(hbuf), "%.3f", c.hold_ms / 1000.0);
+            snprintf(sbuf, sizeof(sbuf), "%u", i == 0 ? c.sample : 0);
+            snprintf(tbuf, sizeof(tbuf), "%.3f", c.o.timeout_ms / 1000.0);
+            snprintf(dbuf, sizeof(dbuf), "%.3f", c.com.duration_ms / 1000.0);
+            snprintf(fbuf, sizeof(fbuf), "%u", i + 2);
+            char *cargv[] = {"sockkit",     "bench", "conns",    (char *)c.ep_text,
+                             "-n",          nbuf,    "--rate",   rbuf,
+                             "--hold",      hbuf,    "--sample", sbuf,
+                             "--timeout",   tbuf,    "-d",       dbuf,
+                             "--src-first", fbuf,    "--child",  NULL};
+            kids[i].pid = spawn_child(cargv, &kids[i].in, &kids[i].out);
+            if (kids[i].pid < 0)
+                sk_cli_fail(cmd, "cannot start a helper process: %s", strerror(errno));
+        }
+        char line[4096];
+        uint64_t deadline = sk_clock_ms() + c.com.duration_ms + c.o.timeout_ms + 10000;
+        for (unsigned i = 0; i < procs; i++) {
+            json_error_t je;
+            json_t *j = read_line(kids[i].out, line, sizeof(line), deadline) >= 0
+                            ? json_loads(line, 0, &je)
+                            : NULL;
+            if (j == NULL) {
+                failed += c.o.n / procs;
+                snprintf(first_error, sizeof(first_error), "helper process %u failed", i);
+                continue;
+            }
+            opened += jint(j, "opened");
+            failed += jint(j, "failed");
+            retried += jint(j, "retried");
+            sources += jint(j, "sources");
+            double s = json_number_value(json_object_get(j, "open_s"));
+            open_s = s > open_s ? s : open_s;
+            const char *fe = json_string_value(json_object_get(j, "first_error"));
+            if (fe != NULL && first_error[0] == '\0')
+                snprintf(first_error, sizeof(first_error), "%s", fe);
+            json_decref(j);
+        }
+        rss1 = c.pid > 0 ? sk_bench_rss_kb((pid_t)c.pid) : 0;
+        for (unsigned i = 0; i < procs; i++) {
+            if (write(kids[i].in, "go\n", 3) < 0)
+                continue;
+        }
+        deadline = sk_clock_ms() + c.hold_ms + 15000;
+        for (unsigned i = 0; i < procs; i++) {
+            json_error_t je;
+            json_t *j = read_line(kids[i].out, line, sizeof(line), deadline) >= 0
+                            ? json_loads(line, 0, &je)
+                            : NULL;
+            if (j != NULL) {
+                closed += (unsigned)jint(j, "closed_by_peer");
+                if (i == 0)
+                    sample = j;
+                else
+                    json_decref(j);
+            }
+            close(kids[i].in);
+            close(kids[i].out);
+            kill(kids[i].pid, SIGTERM);
+            waitpid(kids[i].pid, NULL, 0);
+        }
+        free(kids);
+        if (sample == NULL)
+            sample = json_object();
+    }
+
+    uint64_t sample_errors = jint(sample, "errors");
+    json_t *out = json_object();
+    json_object_set_new(out, "endpoint", json_string(c.ep_text));
+    json_object_set_new(out, "wanted", json_integer((json_int_t)c.o.n));
+    json_object_set_new(out, "opened", json_integer((json_int_t)opened));
+    json_object_set_new(out, "failed", json_integer((json_int_t)failed));
+    json_object_set_new(out, "retried", json_integer((json_int_t)retried));
+    json_object_set_new(out, "processes", json_integer(procs));
+    json_object_set_new(out, "sources", json_integer((json_int_t)sources));
+    json_object_set_new(out, "open_s", json_real(open_s));
+    json_object_set_new(out, "open_per_s", json_real(open_s > 0 ? (double)opened / open_s : 0));
+    json_object_set_new(out, "hold_s", json_real(c.hold_ms / 1000.0));
+    json_object_set_new(out, "closed_by_peer", json_integer(closed));
+    if (first_error[0])
+        json_object_set_new(out, "first_error", json_string(first_error));
+    /* The sample's latency keys (count, p50_us, ...) are the design's
+     * keys; errors counts failed connects and failed pings together. */
+    const char *k;
+    json_t *v;
+    json_object_foreach(sample, k, v)
+    {
+        if (strcmp(k, "errors") != 0 && strcmp(k, "closed_by_peer") != 0 &&
+            strcmp(k, "duration_s") != 0)
+            json_object_set(out, k, v);
+    }
+    json_object_set_new(out, "sample_errors", json_integer((json_int_t)sample_errors));
+    json_object_set_new(out, "errors", json_integer((json_int_t)(failed + sample_errors)));
+    if (c.pid > 0) {
+        json_object_set_new(out, "rss_before_kb", json_integer(rss0));
+        json_object_set_new(out, "rss_after_kb", json_integer(rss1));
+        json_object_set_new(
+            out, "bytes_per_conn",
+            json_real(opened ? (double)(rss1 - rss0) * 1024.0 / (double)opened : 0.0));
+    }
+    if (c.com.json) {
+        sk_bench_json_emit(out);
+    } else {
+        printf("%s: %u connections wanted\n", c.ep_text, c.o.n);
+        printf("  %-16s %llu (%u process%s, %llu source address%s)\n", "opened",
+               (unsigned long long)opened, procs, procs == 1 ? "" : "es",
+               (unsigned long long)sources, sources == 1 ? "" : "es");
+        printf("  %-16s %llu%s%s\n", "failed", (unsigned long long)failed,
+               first_error[0] ? "; first: " : "", first_error);
+        printf("  %-16s %.3f s (%.0f per second)\n", "time to open", open_s,
+               open_s > 0 ? (double)opened / open_s : 0.0);
+        printf("  %-16s %.1f s; closed by the server meanwhile: %u\n", "held", c.hold_ms / 1000.0,
+               closed);
+        if (c.pid > 0)
+            printf("  %-16s %.1f MB -> %.1f MB (%+.0f bytes per connection)\n", "server RSS",
+                   rss0 / 1024.0, rss1 / 1024.0,
+                   opened ? (double)(rss1 - rss0) * 1024.0 / (double)opened : 0.0);
+        json_t *cnt = json_object_get(sample, "count");
+        if (cnt != NULL && json_integer_value(cnt) > 0)
+            printf("  %-16s %lld pings: p50 %.1f us, p99 %.1f us, max %.1f us, %llu errors\n",
+                   "round trips", (long long)json_integer_value(cnt),
+                   json_number_value(json_object_get(sample, "p50_us")),
+                   json_number_value(json_object_get(sample, "p99_us")),
+                   json_number_value(json_object_get(sample, "max_us")),
+                   (unsigned long long)sample_errors);
+        else if (sample_errors)
+            printf("  %-16s %llu errors\n", "round trips", (unsigned long long)sample_errors);
+        json_decref(out);
+    }
+    json_decref(sample);
+    free(rtt);
+    return SK_EXIT_OK;
+}
+
 /* ---- dispatch ------------------------------------------------------------- */
 
 int sk_cmd_bench(int argc, char **argv)
@@ -554,5 +992,7 @@ int sk_cmd_bench(int argc, char **argv)
         return cmd_rtt(argc - 1, argv + 1);
     if (strcmp(kind, "throughput") == 0)
         return cmd_throughput(argc - 1, argv + 1);
+    if (strcmp(kind, "conns") == 0)
+        return cmd_conns(argc - 1, argv + 1);
     sk_cli_usage_error("bench", "unknown kind '%s' (rtt, throughput, http, conns, backends)", kind);
 }
