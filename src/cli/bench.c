@@ -1,5 +1,6 @@
 /* bench.c -- `sockkit bench rtt|throughput|http|conns|backends`: option
  * parsing and output for the benchmarks in src/bench. */
+#include "bench/backends.h"
 #include "bench/bench.h"
 #include "bench/report.h"
 #include "bench/conns.h"
@@ -973,6 +974,231 @@ static int cmd_conns(int argc, char **argv)
     return SK_EXIT_OK;
 }
 
+/* ---- backends ------------------------------------------------------------- */
+
+static const char backends_usage[] =
+    "Usage: sockkit bench backends [OPTIONS]\n"
+    "\n"
+    "Run `sockkit serve echo --backend B --workers 1` for each backend built in\n"
+    "(epoll, uring, poll, select, threads) and each connection count of a ladder:\n"
+    "hold that many connections, mostly idle, while a few active ones ping-pong\n"
+    "64-byte messages; report round trips per second and the p99 round trip.\n"
+    "Every point starts a fresh server. select stops at FD_SETSIZE (1024 fds),\n"
+    "and no point goes above what one process may hold (the fd hard limit).\n"
+    "\n"
+    "Run time: each point takes its --warmup plus -d plus about half a second to\n"
+    "open connections; with the defaults (5 backends x 5 counts x (0.5 + 2) s)\n"
+    "about 70 seconds.\n"
+    "\n"
+    "Options:\n"
+    "  -d, --duration S    measured seconds per point (default 2 for this command)\n"
+    "      --warmup S      per point, before measuring (default 0.5)\n"
+    "      --backends LIST comma-separated (default: every backend built in)\n"
+    "      --ladder LIST   connection counts (default 1,10,100,1000,10000)\n"
+    "      --active N      connections that ping-pong at each point (default 4)\n"
+    "  -s, --size N        message bytes (default 64)\n"
+    "      --csv FILE      also write the points as CSV\n"
+    "      --svg FILE      also draw them: round trips/s and p99 against connections\n"
+    "      --json          print one JSON object;  --quiet  no per-point lines on stderr\n"
+    "  -v, --verbose;  -h, --help;  --version\n"
+    "\n"
+    "Pin the two processes to make points comparable, e.g. the whole run with\n"
+    "`taskset -c 0` (client and server on one core), and say so with the figures.\n"
+    "\n"
+    "Examples:\n"
+    "  sockkit bench backends --svg backends.svg --csv backends.csv\n"
+    "  sockkit bench backends --backends epoll,uring --ladder 100,1000 -d 5 --json\n";
+
+static unsigned parse_list(const char *cmd, const char *opt, const char *text, unsigned *out,
+                           unsigned cap, long max)
+{
+    unsigned n = 0;
+    char *copy = sk_xstrdup(text), *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+        if (n == cap)
+            sk_cli_usage_error(cmd, "%s: at most %u values", opt, cap);
+        out[n++] = (unsigned)sk_cli_long(cmd, opt, t, 1, max);
+    }
+    free(copy);
+    if (n == 0)
+        sk_cli_usage_error(cmd, "%s: a comma-separated list is expected", opt);
+    return n;
+}
+
+struct backends_ctx {
+    bool print, progress;
+};
+
+static void backends_row(FILE *f, const sk_backends_point_t *p)
+{
+    if (p->ok)
+        fprintf(f, "%-8s %7u %6u %14.0f %9.1f %9.1f %7llu  %s\n", p->backend, p->conns, p->active,
+                p->rtt_per_s, p->p50_us, p->p99_us, (unsigned long long)p->errors, p->note);
+    else
+        fprintf(f, "%-8s %7u %6s %14s %9s %9s %7s  %s\n", p->backend, p->conns, "-", "-", "-", "-",
+                "-", p->note);
+    fflush(f);
+}
+
+static void backends_done(const sk_backends_point_t *p, void *data)
+{
+    struct backends_ctx *ctx = data;
+    if (ctx->print)
+        backends_row(stdout, p);
+    else if (ctx->progress)
+        backends_row(stderr, p);
+}
+
+static int cmd_backends(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"warmup", required_argument, NULL, OPT_WARMUP},
+        {"backends", required_argument, NULL, OPT_COMPARE},
+        {"ladder", required_argument, NULL, OPT_CONNS},
+        {"active", required_argument, NULL, OPT_TIMEOUT},
+        {"size", required_argument, NULL, 's'},
+        {"csv", required_argument, NULL, OPT_CACERT},
+        {"svg", required_argument, NULL, OPT_SIZE},
+        COMMON_OPTS,
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd = "bench backends";
+    struct common com = {.duration_ms = 2000};
+    unsigned ladder[16] = {1, 10, 100, 1000, 10000};
+    unsigned nladder = 5;
+    sk_backends_opts_t o = {.active = 4, .size = 64, .warmup_ms = 500};
+    const char *csv = NULL, *svg = NULL;
+    const char *names[8];
+    size_t nnames = 0;
+    char *list = NULL;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "s:d:vh", opts, NULL)) != -1) {
+        if (common_opt(cmd, ch, optarg, &com))
+            continue;
+        switch (ch) {
+        case OPT_WARMUP:
+            o.warmup_ms = sk_cli_seconds_ms(cmd, "--warmup", optarg);
+            break;
+        case OPT_COMPARE:
+            free(list);
+            list = sk_xstrdup(optarg);
+            break;
+        case OPT_CONNS:
+            nladder = parse_list(cmd, "--ladder", optarg, ladder, 16, 1000000);
+            break;
+        case OPT_TIMEOUT:
+            o.active = (unsigned)sk_cli_long(cmd, "--active", optarg, 1, 1000);
+            break;
+        case 's':
+            o.size = parse_size(cmd, "--size", optarg, 1u << 20);
+            break;
+        case OPT_CACERT:
+            csv = optarg;
+            break;
+        case OPT_SIZE:
+            svg = optarg;
+            break;
+        case 'h':
+            fputs(backends_usage, stdout);
+            return SK_EXIT_OK;
+        default:
+            sk_cli_usage_error(cmd, "unknown option");
+        }
+    }
+    if (optind != argc)
+        sk_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (list != NULL) {
+        char *save = NULL;
+        for (char *t = strtok_r(list, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+            bool not_built = false;
+            if (sk_backend_find(t, &not_built) == NULL)
+                sk_cli_usage_error(cmd,
+                                   not_built ? "backend '%s' is not built in"
+                                             : "unknown backend '%s' (epoll, uring, poll, "
+                                               "select, threads)",
+                                   t);
+            if (nnames == 7)
+                sk_cli_usage_error(cmd, "--backends: at most 7 backends");
+            names[nnames++] = t;
+        }
+    } else {
+        for (size_t i = 0; sk_backend_names[i] != NULL && nnames < 7; i++) {
+            bool not_built = false;
+            if (sk_backend_find(sk_backend_names[i], &not_built) != NULL)
+                names[nnames++] = sk_backend_names[i];
+            else if (!com.json)
+                fprintf(stderr, "%s: not built in, skipped\n", sk_backend_names[i]);
+        }
+    }
+    names[nnames] = NULL;
+    o.backends = names;
+    o.ladder = ladder;
+    o.nladder = nladder;
+    o.duration_ms = com.duration_ms;
+    o.quiet = com.quiet;
+    FILE *csvf = NULL, *svgf = NULL;
+    if (csv != NULL && (csvf = fopen(csv, "w")) == NULL)
+        sk_cli_fail(cmd, "cannot write %s: %s", csv, strerror(errno));
+    if (svg != NULL && (svgf = fopen(svg, "w")) == NULL)
+        sk_cli_fail(cmd, "cannot write %s: %s", svg, strerror(errno));
+    sk_bench_signals();
+    size_t cap = nnames * nladder;
+    sk_backends_point_t *pts = sk_xcalloc(cap ? cap : 1, sizeof(*pts));
+    struct backends_ctx ctx = {.print = !com.json, .progress = !com.quiet && isatty(STDERR_FILENO)};
+    if (!com.json)
+        printf("%-8s %7s %6s %14s %9s %9s %7s  %s\n", "backend", "conns", "active", "round trips/s",
+               "p50 us", "p99 us", "errors", "note");
+    size_t n = sk_backends_run(&o, pts, cap, backends_done, &ctx);
+    int rc = SK_EXIT_OK;
+    char note[200];
+    snprintf(note, sizeof(note),
+             "%zu-byte messages, %u active connections, the rest idle; %.1f s per point", o.size,
+             o.active, com.duration_ms / 1000.0);
+    if (csvf != NULL) {
+        if (sk_backends_csv(csvf, pts, n) < 0 || fclose(csvf) != 0) {
+            fprintf(stderr, "sockkit %s: writing %s failed\n", cmd, csv);
+            rc = SK_EXIT_FAIL;
+        }
+    }
+    if (svgf != NULL) {
+        if (sk_backends_svg(svgf, pts, n, note) < 0 || fclose(svgf) != 0) {
+            fprintf(stderr, "sockkit %s: writing %s failed\n", cmd, svg);
+            rc = SK_EXIT_FAIL;
+        }
+    }
+    if (com.json) {
+        json_t *arr = json_array();
+        uint64_t errors = 0;
+        for (size_t i = 0; i < n; i++) {
+            json_t *j = json_object();
+            json_object_set_new(j, "backend", json_string(pts[i].backend));
+            json_object_set_new(j, "conns", json_integer(pts[i].conns));
+            json_object_set_new(j, "active", json_integer(pts[i].active));
+            json_object_set_new(j, "ok", json_boolean(pts[i].ok));
+            json_object_set_new(j, "duration_s", json_real(pts[i].elapsed_s));
+            json_object_set_new(j, "requests", json_integer((json_int_t)pts[i].round_trips));
+            json_object_set_new(j, "req_per_s", json_real(pts[i].rtt_per_s));
+            json_object_set_new(j, "p50_us", json_real(pts[i].p50_us));
+            json_object_set_new(j, "p99_us", json_real(pts[i].p99_us));
+            json_object_set_new(j, "errors", json_integer((json_int_t)pts[i].errors));
+            if (pts[i].note[0])
+                json_object_set_new(j, "note", json_string(pts[i].note));
+            json_array_append_new(arr, j);
+            errors += pts[i].errors;
+        }
+        json_t *out = json_object();
+        json_object_set_new(out, "points", arr);
+        json_object_set_new(out, "errors", json_integer((json_int_t)errors));
+        json_object_set_new(out, "size", json_integer((json_int_t)o.size));
+        json_object_set_new(out, "interrupted", json_boolean(sk_bench_interrupted));
+        sk_bench_json_emit(out);
+    }
+    free(pts);
+    free(list);
+    return rc;
+}
+
 /* ---- dispatch ------------------------------------------------------------- */
 
 int sk_cmd_bench(int argc, char **argv)
@@ -994,5 +1220,7 @@ int sk_cmd_bench(int argc, char **argv)
         return cmd_throughput(argc - 1, argv + 1);
     if (strcmp(kind, "conns") == 0)
         return cmd_conns(argc - 1, argv + 1);
+    if (strcmp(kind, "backends") == 0)
+        return cmd_backends(argc - 1, argv + 1);
     sk_cli_usage_error("bench", "unknown kind '%s' (rtt, throughput, http, conns, backends)", kind);
 }
