@@ -1,11 +1,13 @@
 /* http_chunked.c -- resumable chunked transfer-coding decoder (RFC 9112 §7.1).
  *
  * A byte-at-a-time state machine for the size lines and trailers, which are
- * short, and an O(1) skip over chunk data, which is the bulk. Everything the
+ * short, and an O(1) skip (or one memmove, when decoding in place for a
+ * client) over chunk data, which is the bulk. Everything the
  * grammar does not allow is rejected, so a body can never be read two ways. */
 #include "proto/http_chunked.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "proto/token.h"
@@ -129,9 +131,16 @@ static unsigned char trailer(unsigned char state, unsigned char c)
     return S_ERROR;
 }
 
-int sk_http_chunked_decode(sk_http_chunked_t *st, const char *buf, size_t len, size_t *consumed,
-                           uint64_t *body_bytes_out)
+/* The decoder proper. When dst is not NULL, chunk data is copied down to
+ * dst (which is buf itself in place mode: data never moves forward, so the
+ * copy only ever overwrites framing bytes already read) and *dst_len counts
+ * it. */
+static int decode(sk_http_chunked_t *st, const char *buf, size_t len, size_t *consumed,
+                  uint64_t *body_bytes_out, char *dst, size_t *dst_len)
 {
+    size_t out = 0;
+    if (dst_len != NULL)
+        *dst_len = 0;
     if (len == 0) {
         /* Nothing to consume (buf may be NULL): report the state. */
         *consumed = 0;
@@ -147,6 +156,11 @@ int sk_http_chunked_decode(sk_http_chunked_t *st, const char *buf, size_t len, s
         if (s == S_DATA) {
             size_t avail = (size_t)(end - p);
             size_t n = st->remaining < avail ? (size_t)st->remaining : avail;
+            if (dst != NULL) {
+                if (dst + out != p)
+                    memmove(dst + out, p, n);
+                out += n;
+            }
             p += n;
             st->remaining -= n;
             st->body_bytes += n;
@@ -189,5 +203,19 @@ int sk_http_chunked_decode(sk_http_chunked_t *st, const char *buf, size_t len, s
     *consumed = (size_t)(p - buf);
     if (body_bytes_out != NULL)
         *body_bytes_out = st->body_bytes;
+    if (dst_len != NULL)
+        *dst_len = out;
     return rc;
+}
+
+int sk_http_chunked_decode(sk_http_chunked_t *st, const char *buf, size_t len, size_t *consumed,
+                           uint64_t *body_bytes_out)
+{
+    return decode(st, buf, len, consumed, body_bytes_out, NULL, NULL);
+}
+
+int sk_http_chunked_decode_inplace(sk_http_chunked_t *st, char *buf, size_t len, size_t *consumed,
+                                   size_t *data_len)
+{
+    return decode(st, buf, len, consumed, NULL, buf, data_len);
 }

@@ -206,33 +206,16 @@ static enum sk_http_error parse_target(sk_http_request_t *req)
     return SK_HTTP_E_NONE;
 }
 
-/* Content-Length = 1*DIGIT, but RFC 9110 §8.6 lets a recipient accept a list
- * of identical values ("5, 5") as one; differing values are an attack or a
- * bug. Values above INT64_MAX are refused as an overflow. */
+/* Content-Length: a list of identical values counts as one (token.h). */
 static enum sk_http_error parse_content_length(sk_http_request_t *req, const char *s, size_t n)
 {
-    const char *p = s, *end = s + n;
-    for (;;) {
-        if (p == end || (unsigned)(*p - '0') > 9)
-            return SK_HTTP_E_CONTENT_LENGTH;
-        uint64_t v = 0;
-        do {
-            unsigned d = (unsigned)(*p - '0');
-            if (v > (UINT64_C(0x7fffffffffffffff) - d) / 10)
-                return SK_HTTP_E_CONTENT_LENGTH;
-            v = v * 10 + d;
-            p++;
-        } while (p < end && (unsigned)(*p - '0') <= 9);
-        if (req->has_content_length && req->content_length != v)
-            return SK_HTTP_E_CL_CONFLICT;
-        req->has_content_length = true;
-        req->content_length = v;
-        p = sk_tok_skip_ows(p, end);
-        if (p == end)
-            return SK_HTTP_E_NONE;
-        if (*p != ',')
-            return SK_HTTP_E_CONTENT_LENGTH;
-        p = sk_tok_skip_ows(p + 1, end);
+    switch (sk_tok_content_length(s, n, &req->has_content_length, &req->content_length)) {
+    case SK_TOK_CL_OK:
+        return SK_HTTP_E_NONE;
+    case SK_TOK_CL_CONFLICT:
+        return SK_HTTP_E_CL_CONFLICT;
+    default:
+        return SK_HTTP_E_CONTENT_LENGTH;
     }
 }
 

@@ -86,3 +86,30 @@ bool sk_tok_list_next(sk_tok_list_t *it, sk_str_t *elem)
     it->p = p < end ? p + 1 : p;
     return true;
 }
+
+enum sk_tok_cl sk_tok_content_length(const char *s, size_t n, bool *has, uint64_t *v)
+{
+    const char *p = s, *end = s + n;
+    for (;;) {
+        if (p == end || !SK_TOK_IS(*p, SK_TOK_DIGIT))
+            return SK_TOK_CL_INVALID;
+        uint64_t x = 0;
+        do {
+            unsigned d = (unsigned)(*p - '0');
+            if (x > (UINT64_C(0x7fffffffffffffff) - d) / 10)
+                return SK_TOK_CL_INVALID;
+            x = x * 10 + d;
+            p++;
+        } while (p < end && SK_TOK_IS(*p, SK_TOK_DIGIT));
+        if (*has && *v != x)
+            return SK_TOK_CL_CONFLICT;
+        *has = true;
+        *v = x;
+        p = sk_tok_skip_ows(p, end);
+        if (p == end)
+            return SK_TOK_CL_OK;
+        if (*p != ',')
+            return SK_TOK_CL_INVALID;
+        p = sk_tok_skip_ows(p + 1, end);
+    }
+}

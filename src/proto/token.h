@@ -126,4 +126,11 @@ static inline void sk_tok_list_init(sk_tok_list_t *it, const char *s, size_t n)
  * element at the next comma; element parsers reject it. */
 bool sk_tok_list_next(sk_tok_list_t *it, sk_str_t *elem);
 
+/* Content-Length = 1*DIGIT (RFC 9110 §8.6), where a recipient may accept a
+ * list of identical values ("5, 5") as one. *has says whether an earlier
+ * field line already gave *v; every value must then equal it. Values above
+ * INT64_MAX are an overflow. On SK_TOK_CL_OK *has is true and *v set. */
+enum sk_tok_cl { SK_TOK_CL_OK, SK_TOK_CL_INVALID, SK_TOK_CL_CONFLICT };
+enum sk_tok_cl sk_tok_content_length(const char *s, size_t n, bool *has, uint64_t *v);
+
 #endif
