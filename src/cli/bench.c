@@ -4,6 +4,7 @@
 #include "bench/bench.h"
 #include "bench/report.h"
 #include "bench/conns.h"
+#include "bench/http_load.h"
 #include "bench/rtt.h"
 #include "bench/throughput.h"
 #include "cli/cli.h"
@@ -974,6 +975,259 @@ static int cmd_conns(int argc, char **argv)
     return SK_EXIT_OK;
 }
 
+/* ---- http ----------------------------------------------------------------- */
+
+static const char http_usage[] =
+    "Usage: sockkit bench http [OPTIONS] URL\n"
+    "\n"
+    "HTTP/1.1 load against URL (http://HOST[:PORT][/PATH]). Closed loop by\n"
+    "default, like wrk: every connection sends its next request as soon as the\n"
+    "last response is complete. With --rate R, open loop like wrk2: R requests\n"
+    "per second in total on a fixed schedule, and each latency is measured from\n"
+    "when its request was due, so a stalled server is charged for every request\n"
+    "it held up (coordinated-omission correction). Every response is parsed and\n"
+    "its body read to the end; errors are counted by kind: connect, read,\n"
+    "write, timeout, parse, and status (a response that is not 2xx).\n"
+    "\n"
+    "Options:\n"
+    "  -c, --conns N       connections (default 10)\n"
+    "  -t, --threads N     threads, each with its own event loop (default 2)\n"
+    "  -R, --rate R        open loop at R requests/s in total (default: closed loop)\n"
+    "  -H, --header 'N: V' add a request header (repeatable; replaces Host or\n"
+    "                      User-Agent when given)\n"
+    "      --no-keepalive  a new connection for every request (Connection: close)\n"
+    "  -m, --method M      GET (default) or HEAD\n"
+    "      --timeout S     per request (default 2)\n"
+    "%s"
+    "\n"
+    "Examples:\n"
+    "  sockkit bench http http://127.0.0.1:8080/index.html -c 50 -t 1\n"
+    "  sockkit bench http http://127.0.0.1:8080/ -c 20 --rate 5000 -d 30 --json\n"
+    "  taskset -c 1 sockkit bench http http://[::1]:8080/1k -c 50 -t 1 --no-keepalive\n";
+
+/* Splits http://HOST[:PORT][/PATH] into an endpoint, the Host header value
+ * and the request target. Exits 2 on anything else. */
+static void parse_http_url(const char *cmd, const char *url, sk_endpoint_t *ep, char *host,
+                           size_t hostcap, char *path, size_t pathcap)
+{
+    const char *rest;
+    if (strncasecmp(url, "http://", 7) == 0)
+        rest = url + 7;
+    else if (strncasecmp(url, "https://", 8) == 0)
+        sk_cli_usage_error(cmd, "https:// is not supported by this build yet (the TLS client "
+                                "has not landed)");
+    else
+        sk_cli_usage_error(cmd, "'%s' is not an http:// URL", url);
+    size_t alen = strcspn(rest, "/?#");
+    if (alen == 0 || alen >= hostcap)
+        sk_cli_usage_error(cmd, "'%s': the host is missing or too long", url);
+    if (memchr(rest, '@', alen) != NULL)
+        sk_cli_usage_error(cmd, "'%s': user information in URLs is not supported", url);
+    memcpy(host, rest, alen);
+    host[alen] = '\0';
+    const char *p = rest + alen;
+    if (*p == '#' || *p == '\0')
+        snprintf(path, pathcap, "/");
+    else if ((size_t)snprintf(path, pathcap, "%s%.*s", *p == '?' ? "/" : "", (int)strcspn(p, "#"),
+                              p) >= pathcap)
+        sk_cli_usage_error(cmd, "'%s': the path is too long", url);
+    for (const char *q = path; *q; q++)
+        if ((unsigned char)*q <= ' ' || *q == 0x7f)
+            sk_cli_usage_error(cmd,
+                               "'%s': spaces and control characters must be "
+                               "percent-encoded",
+                               url);
+    /* The authority is HOST, HOST:PORT or [V6]:PORT; the port defaults to
+     * 80 and then the Host header omits it (RFC 9110 §7.2). */
+    char eptext[320];
+    const char *colon = host[0] == '[' ? strstr(host, "]:") : strrchr(host, ':');
+    if (colon != NULL && host[0] == '[')
+        colon++;
+    if (colon == NULL)
+        snprintf(eptext, sizeof(eptext), "tcp://%s:80", host);
+    else
+        snprintf(eptext, sizeof(eptext), "tcp://%s", host);
+    struct sk_err err = {0};
+    if (sk_endpoint_parse(ep, eptext, &err) < 0)
+        sk_cli_usage_error(cmd, "bad URL '%s': %s", url, err.msg);
+    if (ep->host[0] == '\0' || ep->port == 0)
+        sk_cli_usage_error(cmd, "bad URL '%s': a host and a non-zero port are required", url);
+}
+
+static int cmd_http(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"conns", required_argument, NULL, 'c'},
+        {"threads", required_argument, NULL, 't'},
+        {"rate", required_argument, NULL, 'R'},
+        {"header", required_argument, NULL, 'H'},
+        {"no-keepalive", no_argument, NULL, OPT_COMPARE},
+        {"method", required_argument, NULL, 'm'},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        COMMON_OPTS,
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd = "bench http";
+    struct common com = {.duration_ms = 10000};
+    sk_httpl_opts_t o = {.conns = 10, .threads = 2, .keepalive = true, .timeout_ms = 2000};
+    const char *method = "GET";
+    char *headers = sk_xstrdup("");
+    bool user_host = false, user_agent = false;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:t:R:H:m:d:vh", opts, NULL)) != -1) {
+        if (common_opt(cmd, ch, optarg, &com))
+            continue;
+        switch (ch) {
+        case 'c':
+            o.conns = (unsigned)sk_cli_long(cmd, "--conns", optarg, 1, 100000);
+            break;
+        case 't':
+            o.threads = (unsigned)sk_cli_long(cmd, "--threads", optarg, 1, 256);
+            break;
+        case 'R': {
+            char *end;
+            o.rate = strtod(optarg, &end);
+            if (end == optarg || *end != '\0' || !(o.rate > 0) || o.rate > 1e8)
+                sk_cli_usage_error(cmd, "--rate: '%s' is not a rate (requests/s)", optarg);
+            break;
+        }
+        case 'H': {
+            const char *colon = strchr(optarg, ':');
+            if (colon == NULL || colon == optarg || strpbrk(optarg, "\r\n") != NULL)
+                sk_cli_usage_error(cmd, "-H '%s': expected 'Name: value' on one line", optarg);
+            user_host |= strncasecmp(optarg, "host:", 5) == 0;
+            user_agent |= strncasecmp(optarg, "user-agent:", 11) == 0;
+            size_t len = strlen(headers), add = strlen(optarg);
+            headers = realloc(headers, len + add + 3);
+            if (headers == NULL)
+                sk_cli_fail(cmd, "out of memory");
+            memcpy(headers + len, optarg, add);
+            memcpy(headers + len + add, "\r\n", 3);
+            break;
+        }
+        case OPT_COMPARE:
+            o.keepalive = false;
+            break;
+        case 'm':
+            if (strcmp(optarg, "GET") != 0 && strcmp(optarg, "HEAD") != 0)
+                sk_cli_usage_error(cmd, "--method: GET or HEAD");
+            method = optarg;
+            break;
+        case OPT_TIMEOUT:
+            o.timeout_ms = sk_cli_seconds_ms(cmd, "--timeout", optarg);
+            if (o.timeout_ms == 0)
+                sk_cli_usage_error(cmd, "--timeout must be at least 1 ms");
+            break;
+        case 'h':
+            printf(http_usage, common_help);
+            return SK_EXIT_OK;
+        default:
+            sk_cli_usage_error(cmd, "unknown option");
+        }
+    }
+    if (optind != argc - 1)
+        sk_cli_usage_error(cmd,
+                           optind >= argc ? "a URL is required" : "exactly one URL is expected");
+    const char *url = argv[optind];
+    sk_endpoint_t ep;
+    char host[300], path[4096];
+    parse_http_url(cmd, url, &ep, host, sizeof(host), path, sizeof(path));
+    /* Host without the default port (RFC 9110 §7.2). */
+    size_t hl = strlen(host);
+    if (hl > 3 && strcmp(host + hl - 3, ":80") == 0)
+        host[hl - 3] = '\0';
+    char *req = NULL;
+    size_t reqlen = 0;
+    FILE *f = open_memstream(&req, &reqlen);
+    if (f == NULL)
+        sk_cli_fail(cmd, "out of memory");
+    fprintf(f, "%s %s HTTP/1.1\r\n", method, path);
+    if (!user_host)
+        fprintf(f, "Host: %s\r\n", host);
+    if (!user_agent)
+        fprintf(f, "User-Agent: sockkit-bench/%s\r\n", SK_VERSION);
+    fprintf(f, "%s%s\r\n", headers, o.keepalive ? "" : "Connection: close\r\n");
+    fclose(f);
+    o.ep = &ep;
+    o.request = req;
+    o.request_len = reqlen;
+    o.head = strcmp(method, "HEAD") == 0;
+    o.duration_ms = com.duration_ms;
+    o.quiet = com.quiet;
+    sk_raise_nofile();
+    sk_bench_signals();
+    sk_httpl_stats_t *st = sk_xcalloc(1, sizeof(*st));
+    struct sk_err err = {0};
+    if (sk_httpl_run(&o, st, &err) < 0)
+        sk_cli_fail(cmd, "%s", err.msg);
+    uint64_t errors = sk_httpl_errors_total(&st->err);
+    sk_bench_result_t r = {.label = url,
+                           .elapsed_s = st->elapsed_s,
+                           .hist = &st->hist,
+                           .errors = errors,
+                           .requests = st->requests,
+                           .bytes = st->bytes,
+                           .has_requests = true,
+                           .has_bytes = true};
+    if (com.json) {
+        json_t *j = sk_bench_json(&r);
+        json_t *kinds = json_object(), *codes = json_object();
+        json_object_set_new(kinds, "connect", json_integer((json_int_t)st->err.connect));
+        json_object_set_new(kinds, "read", json_integer((json_int_t)st->err.read));
+        json_object_set_new(kinds, "write", json_integer((json_int_t)st->err.write));
+        json_object_set_new(kinds, "timeout", json_integer((json_int_t)st->err.timeout));
+        json_object_set_new(kinds, "parse", json_integer((json_int_t)st->err.parse));
+        json_object_set_new(kinds, "status", json_integer((json_int_t)st->err.status));
+        for (int k = 100; k < 600; k++) {
+            if (st->status[k] == 0)
+                continue;
+            char code[8];
+            snprintf(code, sizeof(code), "%d", k);
+            json_object_set_new(codes, code, json_integer((json_int_t)st->status[k]));
+        }
+        json_object_set_new(j, "url", json_string(url));
+        json_object_set_new(j, "conns", json_integer(o.conns));
+        json_object_set_new(j, "threads", json_integer(o.threads));
+        json_object_set_new(j, "keepalive", json_boolean(o.keepalive));
+        json_object_set_new(j, "rate", json_real(o.rate));
+        json_object_set_new(j, "connects", json_integer((json_int_t)st->connects));
+        json_object_set_new(j, "errors_by_kind", kinds);
+        json_object_set_new(j, "status", codes);
+        json_object_set_new(j, "interrupted", json_boolean(st->interrupted));
+        if (st->first_error[0])
+            json_object_set_new(j, "first_error", json_string(st->first_error));
+        if (sk_bench_json_emit(j) < 0)
+            sk_cli_fail(cmd, "cannot write the JSON result");
+    } else {
+        printf("%s: %u connections, %u threads, %s%s\n", url, o.conns, o.threads,
+               o.keepalive ? "keep-alive" : "a connection per request",
+               o.rate > 0 ? ", open loop (latency from each request's due time)" : "");
+        if (o.rate > 0)
+            printf("  %-14s %.0f requests/s\n", "target rate", o.rate);
+        sk_bench_print(stdout, &r);
+        printf("  %-14s", "status codes");
+        for (int k = 100; k < 600; k++)
+            if (st->status[k])
+                printf(" %d: %llu", k, (unsigned long long)st->status[k]);
+        printf("\n  %-14s connect %llu, read %llu, write %llu, timeout %llu, parse %llu, "
+               "non-2xx %llu\n",
+               "errors by kind", (unsigned long long)st->err.connect,
+               (unsigned long long)st->err.read, (unsigned long long)st->err.write,
+               (unsigned long long)st->err.timeout, (unsigned long long)st->err.parse,
+               (unsigned long long)st->err.status);
+        printf("  %-14s %llu\n", "connections", (unsigned long long)st->connects);
+    }
+    if (errors && st->first_error[0])
+        fprintf(stderr, "%s: first error: %s\n", url, st->first_error);
+    if (st->interrupted)
+        fprintf(stderr, "%s: interrupted; the figures cover %.2f s\n", url, st->elapsed_s);
+    free(st);
+    free(req);
+    free(headers);
+    return SK_EXIT_OK;
+}
+
 /* ---- backends ------------------------------------------------------------- */
 
 static const char backends_usage[] =
@@ -1220,6 +1474,8 @@ int sk_cmd_bench(int argc, char **argv)
         return cmd_throughput(argc - 1, argv + 1);
     if (strcmp(kind, "conns") == 0)
         return cmd_conns(argc - 1, argv + 1);
+    if (strcmp(kind, "http") == 0)
+        return cmd_http(argc - 1, argv + 1);
     if (strcmp(kind, "backends") == 0)
         return cmd_backends(argc - 1, argv + 1);
     sk_cli_usage_error("bench", "unknown kind '%s' (rtt, throughput, http, conns, backends)", kind);
