@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 volatile sig_atomic_t sk_bench_interrupted;
@@ -186,4 +187,21 @@ long sk_bench_rss_kb(pid_t pid)
             break;
     fclose(f);
     return kb;
+}
+
+void sk_bench_wait(uint64_t until_ns, void (*tick)(void *ctx), void *ctx)
+{
+    uint64_t next_tick = sk_clock_ns() + 1000000000ull;
+    for (;;) {
+        uint64_t now = sk_clock_ns();
+        if (now >= until_ns || sk_bench_interrupted)
+            return;
+        uint64_t step = until_ns - now < 50000000ull ? until_ns - now : 50000000ull;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step};
+        nanosleep(&ts, NULL);
+        if (tick != NULL && sk_clock_ns() >= next_tick) {
+            tick(ctx);
+            next_tick += 1000000000ull;
+        }
+    }
 }

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "core/error.h"
@@ -46,6 +47,11 @@ void sk_bench_server_stop(sk_bench_server_t *s);
 /* The resident set size of process pid in KiB (VmRSS), or a negative
  * errno. */
 long sk_bench_rss_kb(pid_t pid);
+
+/* Sleeps until until_ns (sk_clock_ns time) or Ctrl-C, waking at least
+ * every 50 ms; calls tick(ctx) about once a second when tick is given
+ * (progress lines of the thread-based benchmarks). */
+void sk_bench_wait(uint64_t until_ns, void (*tick)(void *ctx), void *ctx);
 
 /* Seconds between two sk_clock_ns() readings. */
 static inline double sk_bench_secs(uint64_t from_ns, uint64_t to_ns)

@@ -428,6 +428,20 @@ static uint64_t total_progress(struct worker *w, unsigned n)
     return s;
 }
 
+struct tick_ctx {
+    struct worker *w;
+    unsigned n;
+    sk_bench_progress_t *prog;
+    uint64_t t0_ns;
+};
+
+static void on_tick(void *data)
+{
+    struct tick_ctx *t = data;
+    sk_bench_progress_tick(t->prog, sk_bench_secs(t->t0_ns, sk_clock_ns()),
+                           total_progress(t->w, t->n), "requests/s", 0);
+}
+
 int sk_httpl_run(const sk_httpl_opts_t *o, sk_httpl_stats_t *st, struct sk_err *err)
 {
     memset(st, 0, sizeof(*st));
@@ -478,20 +492,8 @@ int sk_httpl_run(const sk_httpl_opts_t *o, sk_httpl_stats_t *st, struct sk_err *
     }
     sk_bench_progress_t prog;
     sk_bench_progress_init(&prog, o->quiet);
-    uint64_t end = t0 + o->duration_ms * 1000000ull, next_tick = t0 + 1000000000ull;
-    while (!sk_bench_interrupted) {
-        uint64_t now = sk_clock_ns();
-        if (now >= end)
-            break;
-        uint64_t step = end - now < 50000000ull ? end - now : 50000000ull;
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step};
-        nanosleep(&ts, NULL);
-        if (sk_clock_ns() >= next_tick) {
-            sk_bench_progress_tick(&prog, sk_bench_secs(t0, sk_clock_ns()), total_progress(w, nt),
-                                   "requests/s", 0);
-            next_tick += 1000000000ull;
-        }
-    }
+    struct tick_ctx tc = {.w = w, .n = nt, .prog = &prog, .t0_ns = t0};
+    sk_bench_wait(t0 + o->duration_ms * 1000000ull, on_tick, &tc);
     st->elapsed_s = sk_bench_secs(t0, sk_clock_ns());
     st->interrupted = sk_bench_interrupted != 0;
     sk_bench_progress_done(&prog);

@@ -114,6 +114,34 @@ static void fmt_tick(char *buf, size_t cap, double v)
         snprintf(buf, cap, "%g", v);
 }
 
+/* Maps value v on axis a to the pixel range [p0, p1]. */
+static double map(const struct axis *a, double v, double p0, double p1)
+{
+    return p0 + (to_axis(v, a->log) - a->lo) / (a->hi - a->lo) * (p1 - p0);
+}
+
+/* Grid lines and labels of one axis: decades on a log axis, a 1-2-5 step
+ * on a linear one. The x axis is drawn along [a0, a1] at the bottom edge
+ * `edge`, the y axis along the left edge; `far` is the opposite edge. */
+static void ticks(FILE *f, const struct axis *a, bool is_x, double a0, double a1, double edge,
+                  double far)
+{
+    double step = a->log ? 1.0 : linear_step(a->hi - a->lo);
+    double first = a->log ? a->lo : ceil(a->lo / step) * step;
+    char t[32];
+    for (double d = first; d <= a->hi + 1e-9; d += step) {
+        double v = a->log ? pow(10.0, d) : d;
+        double at = map(a, v, a0, a1);
+        double gx1 = is_x ? at : edge, gy1 = is_x ? edge : at;
+        double gx2 = is_x ? at : far, gy2 = is_x ? far : at;
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", gx1,
+                gy1, gx2, gy2);
+        fmt_tick(t, sizeof(t), v);
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"%s\">%s</text>\n",
+                is_x ? at : edge - 6, is_x ? edge + 16 : at + 4, is_x ? "middle" : "end", t);
+    }
+}
+
 static void panel(FILE *f, const sk_svg_panel_t *p, double ox, double oy)
 {
     struct axis ax = {.log = p->logx}, ay = {.log = p->logy};
@@ -125,66 +153,16 @@ static void panel(FILE *f, const sk_svg_panel_t *p, double ox, double oy)
     }
     double x0 = ox + MARGIN_L, x1 = ox + PANEL_W - MARGIN_R;
     double y0 = oy + PANEL_H - MARGIN_B, y1 = oy + MARGIN_T;
-#define PX(v) (x0 + (to_axis((v), ax.log) - ax.lo) / (ax.hi - ax.lo) * (x1 - x0))
-#define PY(v) (y0 - (to_axis((v), ay.log) - ay.lo) / (ay.hi - ay.lo) * (y0 - y1))
     fprintf(f, "<g>\n<text x=\"%.1f\" y=\"%.1f\" font-size=\"15\" text-anchor=\"middle\">",
             (x0 + x1) / 2, oy + 22);
     xml_text(f, p->title);
     fputs("</text>\n", f);
+    ticks(f, &ax, true, x0, x1, y0, y1);
+    ticks(f, &ay, false, y0, y1, x0, x1);
     fprintf(f,
             "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
             "stroke=\"#333\"/>\n",
             x0, y1, x1 - x0, y0 - y1);
-    char t[32];
-    /* X ticks: decades (and 2, 5 between them) or a 1-2-5 step. */
-    if (ax.log) {
-        for (double d = ax.lo; d <= ax.hi + 1e-9; d += 1) {
-            double v = pow(10.0, d);
-            double x = PX(v);
-            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
-                    x, y0, x, y1);
-            fmt_tick(t, sizeof(t), v);
-            fprintf(f,
-                    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">%s"
-                    "</text>\n",
-                    x, y0 + 16, t);
-        }
-    } else {
-        double step = linear_step(ax.hi - ax.lo);
-        for (double v = ceil(ax.lo / step) * step; v <= ax.hi + 1e-9; v += step) {
-            double x = PX(v);
-            fmt_tick(t, sizeof(t), v);
-            fprintf(f,
-                    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\">%s"
-                    "</text>\n",
-                    x, y0 + 16, t);
-        }
-    }
-    if (ay.log) {
-        for (double d = ay.lo; d <= ay.hi + 1e-9; d += 1) {
-            double v = pow(10.0, d);
-            double y = PY(v);
-            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
-                    x0, y, x1, y);
-            fmt_tick(t, sizeof(t), v);
-            fprintf(f,
-                    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"end\">%s"
-                    "</text>\n",
-                    x0 - 6, y + 4, t);
-        }
-    } else {
-        double step = linear_step(ay.hi - ay.lo);
-        for (double v = ay.lo; v <= ay.hi + 1e-9; v += step) {
-            double y = PY(v);
-            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
-                    x0, y, x1, y);
-            fmt_tick(t, sizeof(t), v);
-            fprintf(f,
-                    "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"end\">%s"
-                    "</text>\n",
-                    x0 - 6, y + 4, t);
-        }
-    }
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" text-anchor=\"middle\">",
             (x0 + x1) / 2, y0 + 36);
     xml_text(f, p->xlabel);
@@ -200,16 +178,14 @@ static void panel(FILE *f, const sk_svg_panel_t *p, double ox, double oy)
         fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", col);
         for (size_t i = 0; i < se->n; i++)
             if (usable(se->x[i], ax.log) && usable(se->y[i], ay.log))
-                fprintf(f, "%.1f,%.1f ", PX(se->x[i]), PY(se->y[i]));
+                fprintf(f, "%.1f,%.1f ", map(&ax, se->x[i], x0, x1), map(&ay, se->y[i], y0, y1));
         fputs("\"/>\n", f);
         for (size_t i = 0; i < se->n; i++)
             if (usable(se->x[i], ax.log) && usable(se->y[i], ay.log))
-                fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", PX(se->x[i]),
-                        PY(se->y[i]), col);
+                fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
+                        map(&ax, se->x[i], x0, x1), map(&ay, se->y[i], y0, y1), col);
     }
     fputs("</g>\n", f);
-#undef PX
-#undef PY
 }
 
 int sk_svg_write(FILE *f, const char *title, const char *note, const sk_svg_panel_t *panels,

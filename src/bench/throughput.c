@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 struct sender {
@@ -79,27 +78,19 @@ static uint64_t sum_bytes(struct sender *s, unsigned n, uint64_t *writes)
     return b;
 }
 
-/* Sleeps until `until_ns` (monotonic), waking at least every 100 ms to see
- * Ctrl-C and every second to print progress. */
-static void wait_until(uint64_t until_ns, struct sender *s, unsigned n, sk_bench_progress_t *p,
-                       uint64_t t0_ns, uint64_t b0)
+/* What the progress line needs, once a second. */
+struct tick_ctx {
+    struct sender *s;
+    unsigned n;
+    sk_bench_progress_t *prog;
+    uint64_t t0_ns, b0;
+};
+
+static void on_tick(void *data)
 {
-    uint64_t next_tick = sk_clock_ns() + 1000000000ull;
-    for (;;) {
-        uint64_t now = sk_clock_ns();
-        if (now >= until_ns || sk_bench_interrupted)
-            return;
-        uint64_t step = until_ns - now;
-        if (step > 100000000ull)
-            step = 100000000ull;
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step};
-        nanosleep(&ts, NULL);
-        if (p != NULL && sk_clock_ns() >= next_tick) {
-            sk_bench_progress_tick(p, sk_bench_secs(t0_ns, sk_clock_ns()),
-                                   sum_bytes(s, n, NULL) - b0, "B/s", 0);
-            next_tick += 1000000000ull;
-        }
-    }
+    struct tick_ctx *t = data;
+    sk_bench_progress_tick(t->prog, sk_bench_secs(t->t0_ns, sk_clock_ns()),
+                           sum_bytes(t->s, t->n, NULL) - t->b0, "B/s", 0);
 }
 
 int sk_tput_run(const sk_tput_opts_t *o, sk_tput_stats_t *st, struct sk_err *err)
@@ -136,12 +127,13 @@ int sk_tput_run(const sk_tput_opts_t *o, sk_tput_stats_t *st, struct sk_err *err
     sk_bench_progress_t prog;
     sk_bench_progress_init(&prog, o->quiet);
     uint64_t t0 = sk_clock_ns();
-    wait_until(t0 + o->warmup_ms * 1000000ull, s, n, NULL, t0, 0);
+    sk_bench_wait(t0 + o->warmup_ms * 1000000ull, NULL, NULL);
     double sys0, usr0 = cpu_now(&sys0);
     uint64_t w0, b0 = sum_bytes(s, n, &w0);
     uint64_t m0 = sk_clock_ns();
+    struct tick_ctx tc = {.s = s, .n = n, .prog = &prog, .t0_ns = m0, .b0 = b0};
     if (!sk_bench_interrupted)
-        wait_until(m0 + o->duration_ms * 1000000ull, s, n, &prog, m0, b0);
+        sk_bench_wait(m0 + o->duration_ms * 1000000ull, on_tick, &tc);
     uint64_t w1, b1 = sum_bytes(s, n, &w1);
     uint64_t m1 = sk_clock_ns();
     double sys1, usr1 = cpu_now(&sys1);

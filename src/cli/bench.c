@@ -107,6 +107,18 @@ static size_t parse_size(const char *cmd, const char *opt, const char *text, siz
     return (size_t)v;
 }
 
+/* Exits 2 unless ep can be connected to: a Unix path, or a host and a
+ * non-zero port. */
+static void check_connectable(const char *cmd, const sk_endpoint_t *ep)
+{
+    if (ep->transport == SK_TRANSPORT_UNIX || ep->transport == SK_TRANSPORT_UNIXGRAM)
+        return;
+    if (ep->port == 0)
+        sk_cli_usage_error(cmd, "port 0 cannot be connected to");
+    if (ep->host[0] == '\0')
+        sk_cli_usage_error(cmd, "a host is required (e.g. 127.0.0.1:%u)", ep->port);
+}
+
 /* ---- rtt ------------------------------------------------------------------ */
 
 static const char rtt_usage[] =
@@ -145,16 +157,22 @@ struct rtt_cli {
     sk_rtt_opts_t o;
 };
 
+/* The report view of a ping-pong run (bytes only in the JSON object). */
+static sk_bench_result_t rtt_result(const char *label, const sk_rtt_stats_t *st)
+{
+    return (sk_bench_result_t){.label = label,
+                               .elapsed_s = st->elapsed_s,
+                               .hist = &st->hist,
+                               .errors = st->errors,
+                               .requests = st->round_trips,
+                               .bytes = st->bytes,
+                               .has_requests = true};
+}
+
 static json_t *rtt_json(const sk_rtt_opts_t *o, const sk_rtt_stats_t *st, const char *label)
 {
-    sk_bench_result_t r = {.label = label,
-                           .elapsed_s = st->elapsed_s,
-                           .hist = &st->hist,
-                           .errors = st->errors,
-                           .requests = st->round_trips,
-                           .bytes = st->bytes,
-                           .has_requests = true,
-                           .has_bytes = true};
+    sk_bench_result_t r = rtt_result(label, st);
+    r.has_bytes = true;
     json_t *j = sk_bench_json(&r);
     if (j == NULL)
         return NULL;
@@ -224,12 +242,7 @@ static int rtt_compare(struct rtt_cli *c)
             failed++;
             continue;
         }
-        res[n] = (sk_bench_result_t){.label = labels[i],
-                                     .elapsed_s = st[n].elapsed_s,
-                                     .hist = &st[n].hist,
-                                     .errors = st[n].errors,
-                                     .requests = st[n].round_trips,
-                                     .has_requests = true};
+        res[n] = rtt_result(labels[i], &st[n]);
         n++;
     }
     sk_bench_server_stop(&srv);
@@ -320,11 +333,7 @@ static int cmd_rtt(int argc, char **argv)
                                                : "exactly one endpoint is expected");
     sk_endpoint_t ep;
     sk_cli_endpoint(cmd, argv[optind], &ep);
-    if (ep.port == 0 && ep.transport != SK_TRANSPORT_UNIX && ep.transport != SK_TRANSPORT_UNIXGRAM)
-        sk_cli_usage_error(cmd, "port 0 cannot be connected to");
-    if (ep.host[0] == '\0' && ep.transport != SK_TRANSPORT_UNIX &&
-        ep.transport != SK_TRANSPORT_UNIXGRAM)
-        sk_cli_usage_error(cmd, "a host is required (e.g. 127.0.0.1:%u)", ep.port);
+    check_connectable(cmd, &ep);
     if (!sk_endpoint_is_stream(&ep) && c.o.size < 8)
         sk_cli_usage_error(cmd, "datagram messages carry an 8-byte sequence number: use --size 8 "
                                 "or more");
@@ -344,12 +353,7 @@ static int cmd_rtt(int argc, char **argv)
     } else {
         printf("%s: %zu-byte echo round trips, %u connection%s\n", argv[optind], c.o.size,
                c.o.conns, c.o.conns == 1 ? "" : "s");
-        sk_bench_result_t r = {.label = argv[optind],
-                               .elapsed_s = st->elapsed_s,
-                               .hist = &st->hist,
-                               .errors = st->errors,
-                               .requests = st->round_trips,
-                               .has_requests = true};
+        sk_bench_result_t r = rtt_result(argv[optind], st);
         sk_bench_print(stdout, &r);
     }
     rtt_notes(st, argv[optind]);
@@ -501,8 +505,7 @@ static int cmd_throughput(int argc, char **argv)
         if (!sk_endpoint_is_stream(&eps[0]))
             sk_cli_usage_error(cmd, "throughput needs a stream endpoint (tcp or unix): a "
                                     "datagram sender cannot know what arrived");
-        if (eps[0].port == 0 && eps[0].transport == SK_TRANSPORT_TCP)
-            sk_cli_usage_error(cmd, "port 0 cannot be connected to");
+        check_connectable(cmd, &eps[0]);
         labels[0] = argv[optind];
         neps = 1;
     }
@@ -691,6 +694,15 @@ struct child {
     int in, out;
 };
 
+/* Reads one JSON object on one line from a helper process; NULL on
+ * timeout, end of file or bad JSON. */
+static json_t *read_json_line(int fd, uint64_t deadline_ms)
+{
+    char line[4096];
+    json_error_t je;
+    return read_line(fd, line, sizeof(line), deadline_ms) >= 0 ? json_loads(line, 0, &je) : NULL;
+}
+
 static pid_t spawn_child(char **argv, int *in, int *out)
 {
     int pin[2], pout[2];
@@ -797,8 +809,7 @@ static int cmd_conns(int argc, char **argv)
     sk_cli_endpoint(cmd, c.ep_text, &ep);
     if (ep.transport != SK_TRANSPORT_TCP && ep.transport != SK_TRANSPORT_UNIX)
         sk_cli_usage_error(cmd, "connections need a tcp or unix endpoint");
-    if (ep.transport == SK_TRANSPORT_TCP && (ep.port == 0 || ep.host[0] == '\0'))
-        sk_cli_usage_error(cmd, "a host and a port are required (e.g. 127.0.0.1:7000)");
+    check_connectable(cmd, &ep);
     c.o.ep = &ep;
     c.o.n = (unsigned)n;
     c.o.max_ms = c.com.duration_ms;
@@ -856,13 +867,9 @@ static int cmd_conns(int argc, char **argv)
             if (kids[i].pid < 0)
                 sk_cli_fail(cmd, "cannot start a helper process: %s", strerror(errno));
         }
-        char line[4096];
         uint64_t deadline = sk_clock_ms() + c.com.duration_ms + c.o.timeout_ms + 10000;
         for (unsigned i = 0; i < procs; i++) {
-            json_error_t je;
-            json_t *j = read_line(kids[i].out, line, sizeof(line), deadline) >= 0
-                            ? json_loads(line, 0, &je)
-                            : NULL;
+            json_t *j = read_json_line(kids[i].out, deadline);
             if (j == NULL) {
                 failed += c.o.n / procs;
                 snprintf(first_error, sizeof(first_error), "helper process %u failed", i);
@@ -886,10 +893,7 @@ static int cmd_conns(int argc, char **argv)
         }
         deadline = sk_clock_ms() + c.hold_ms + 15000;
         for (unsigned i = 0; i < procs; i++) {
-            json_error_t je;
-            json_t *j = read_line(kids[i].out, line, sizeof(line), deadline) >= 0
-                            ? json_loads(line, 0, &je)
-                            : NULL;
+            json_t *j = read_json_line(kids[i].out, deadline);
             if (j != NULL) {
                 closed += (unsigned)jint(j, "closed_by_peer");
                 if (i == 0)

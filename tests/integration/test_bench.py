@@ -60,8 +60,10 @@ def test_rtt_many_conns_and_size(server):
     assert j["conns"] == 50 and j["size"] == 3000 and j["errors"] == 0
 
 
-def wrong_echo_server(stop):
-    """A TCP echo server that flips the first bit of what it sends back."""
+def tcp_server(stop, on_data):
+    """A threaded TCP server on 127.0.0.1: on_data(conn, state, bytes) is
+    called with each chunk a client sends; runs until stop is set. Returns
+    the port."""
     ls = socket.socket()
     ls.bind(("127.0.0.1", 0))
     ls.listen()
@@ -69,6 +71,7 @@ def wrong_echo_server(stop):
 
     def serve(c):
         c.settimeout(TIMEOUT)
+        state = {"buf": b""}
         with c:
             while not stop.is_set():
                 try:
@@ -77,7 +80,7 @@ def wrong_echo_server(stop):
                     return
                 if not d:
                     return
-                c.sendall(bytes([d[0] ^ 1]) + d[1:])
+                on_data(c, state, d)
 
     def loop():
         while not stop.is_set():
@@ -90,6 +93,11 @@ def wrong_echo_server(stop):
 
     threading.Thread(target=loop, daemon=True).start()
     return ls.getsockname()[1]
+
+
+def wrong_echo_server(stop):
+    """Echoes everything back with the first bit of each chunk flipped."""
+    return tcp_server(stop, lambda c, st, d: c.sendall(bytes([d[0] ^ 1]) + d[1:]))
 
 
 def test_rtt_wrong_echo_counts_errors():
@@ -231,39 +239,14 @@ def test_http_non_2xx_counted(web):
 
 def http_500_server(stop):
     """A keep-alive HTTP server that answers every request with 500."""
-    ls = socket.socket()
-    ls.bind(("127.0.0.1", 0))
-    ls.listen()
-    ls.settimeout(0.2)
     resp = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\n\r\noops!"
 
-    def serve(c):
-        c.settimeout(TIMEOUT)
-        buf = b""
-        with c:
-            while not stop.is_set():
-                try:
-                    d = c.recv(65536)
-                except OSError:
-                    return
-                if not d:
-                    return
-                buf += d
-                while b"\r\n\r\n" in buf:
-                    _, buf = buf.split(b"\r\n\r\n", 1)
-                    c.sendall(resp)
-
-    def loop():
-        while not stop.is_set():
-            try:
-                c, _ = ls.accept()
-            except OSError:
-                continue
-            threading.Thread(target=serve, args=(c,), daemon=True).start()
-        ls.close()
-
-    threading.Thread(target=loop, daemon=True).start()
-    return ls.getsockname()[1]
+    def on_data(c, st, d):
+        st["buf"] += d
+        while b"\r\n\r\n" in st["buf"]:
+            _, st["buf"] = st["buf"].split(b"\r\n\r\n", 1)
+            c.sendall(resp)
+    return tcp_server(stop, on_data)
 
 
 def test_http_500_counted():
@@ -280,29 +263,11 @@ def test_http_500_counted():
 
 
 def test_http_garbage_is_parse_error():
-    ls = socket.socket()
-    ls.bind(("127.0.0.1", 0))
-    ls.listen()
     stop = threading.Event()
-
-    def loop():
-        ls.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                c, _ = ls.accept()
-            except OSError:
-                continue
-            with c:
-                try:
-                    c.recv(4096)
-                    c.sendall(b"SSH-2.0-nope\r\n\r\n")
-                except OSError:
-                    pass
-        ls.close()
-    threading.Thread(target=loop, daemon=True).start()
+    port = tcp_server(stop, lambda c, st, d: c.sendall(b"SSH-2.0-nope\r\n\r\n"))
     try:
-        j = bench(["http", "http://127.0.0.1:%d/" % ls.getsockname()[1], "-c", "1", "-t", "1",
-                   "-d", "1", "--json"])
+        j = bench(["http", "http://127.0.0.1:%d/" % port, "-c", "1", "-t", "1", "-d", "1",
+                   "--json"])
     finally:
         stop.set()
     assert j["requests"] == 0
