@@ -364,18 +364,23 @@ const char *sk_tls_describe(const sk_transport_t *t, char *buf, size_t cap)
     else
         snprintf(verify, sizeof(verify), "FAILED: %s%s", X509_verify_cert_error_string(v),
                  enforced ? "" : " (not enforced: -k)");
-    snprintf(buf, cap,
-             "TLS version: %s\n"
-             "cipher: %s\n"
-             "ALPN: %s\n"
-             "certificate subject: %s\n"
-             "certificate issuer: %s\n"
-             "certificate expires: %s\n"
-             "verification: %s\n"
-             "session resumed: %s\n"
-             "send path: %s",
-             SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl), alpn ? alpn : "none", subject,
-             issuer, expires, verify, SSL_session_reused(c->ssl) ? "yes" : "no",
+    int n = snprintf(buf, cap, "TLS version: %s\ncipher: %s\nALPN: %s\n", SSL_get_version(c->ssl),
+                     SSL_get_cipher_name(c->ssl), alpn ? alpn : "none");
+    if (n < 0 || (size_t)n >= cap)
+        return buf;
+    if (peer == NULL && c->server)
+        n += snprintf(buf + n, cap - (size_t)n, "client certificate: none\n");
+    else
+        n += snprintf(buf + n, cap - (size_t)n,
+                      "certificate subject: %s\n"
+                      "certificate issuer: %s\n"
+                      "certificate expires: %s\n"
+                      "verification: %s\n",
+                      subject, issuer, expires, verify);
+    if (n < 0 || (size_t)n >= cap)
+        return buf;
+    snprintf(buf + n, cap - (size_t)n, "session resumed: %s\nsend path: %s",
+             SSL_session_reused(c->ssl) ? "yes" : "no",
              c->ktls_send ? "kernel TLS (SSL_sendfile for files)" : "buffered (no kernel TLS)");
     return buf;
 }
