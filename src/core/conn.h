@@ -48,23 +48,23 @@ typedef struct sk_conn sk_conn_t;
  * and arm one timer per connection. The driver never touches it. */
 typedef struct sk_conn_link {
     sk_conn_t *prev, *next;
-    void *owner;    /* the engine's worker */
+    void *owner; /* the engine's worker */
     sk_timer_t timer;
-    int mask;       /* interest currently registered with the loop */
+    int mask; /* interest currently registered with the loop */
 } sk_conn_link_t;
 
 /* What an engine hands the driver for a new connection. Everything is
  * borrowed for the connection's life except the transport. */
 typedef struct sk_conn_setup {
-    int fd;                        /* connected socket; the driver closes it */
-    const sk_proto_t *proto;       /* the service's stream protocol */
-    void *cfg;                     /* the service's configuration */
-    void *worker;                  /* per-worker state of the service, or NULL */
+    int fd;                            /* connected socket; the driver closes it */
+    const sk_proto_t *proto;           /* the service's stream protocol */
+    void *cfg;                         /* the service's configuration */
+    void *worker;                      /* per-worker state of the service, or NULL */
     const sk_transport_factory_t *tls; /* non-NULL: wrap fd in TLS */
-    char *scratch;                 /* read buffer shared by the engine's connections */
+    char *scratch;                     /* read buffer shared by the engine's connections */
     size_t scratch_size;
-    int read_batch;                /* reads per readiness event */
-    int verbose;                   /* -v: log the connection's life */
+    int read_batch; /* reads per readiness event */
+    int verbose;    /* -v: log the connection's life */
     uint64_t now_ms;
 } sk_conn_setup_t;
 

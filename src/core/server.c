@@ -248,8 +248,7 @@ void sk__dgram_answer(const struct sk__listener *l, int fd, const char *data, si
         return;
     /* Datagram sockets drop rather than block: a full send buffer loses
      * this reply, as UDP may. */
-    if (sendto(fd, sk_buf_head(reply), reply->len, MSG_DONTWAIT | MSG_NOSIGNAL, from, from_len) <
-        0)
+    if (sendto(fd, sk_buf_head(reply), reply->len, MSG_DONTWAIT | MSG_NOSIGNAL, from, from_len) < 0)
         sk_log_debug("reply dropped: %s", strerror(errno));
 }
 

@@ -107,7 +107,8 @@ static void tconn_step(sk_conn_t *c)
     int mask = sk__conn_mask(c);
     struct pollfd pfd = {
         .fd = sk__conn_fd(c),
-        .events = (short)(((mask & SK_EV_READ) ? POLLIN : 0) | ((mask & SK_EV_WRITE) ? POLLOUT : 0)),
+        .events =
+            (short)(((mask & SK_EV_READ) ? POLLIN : 0) | ((mask & SK_EV_WRITE) ? POLLOUT : 0)),
     };
     int r = poll(&pfd, 1, timeout);
     if (r <= 0)

@@ -406,8 +406,8 @@ int sk__server_run_workers(sk_server_t *srv)
     for (int i = 0; i < nworkers; i++) {
         rc = worker_setup(srv, &workers[i], i);
         if (rc < 0) {
-            sk_log_error("cannot start worker %d on the %s backend: %s", i,
-                         srv->cfg.backend->name, sk_strerror(rc));
+            sk_log_error("cannot start worker %d on the %s backend: %s", i, srv->cfg.backend->name,
+                         sk_strerror(rc));
             nworkers = i + 1;
             goto out;
         }
