@@ -137,6 +137,21 @@ int sk_cmd_connect(int argc, char **argv)
         .on_attempt = on_attempt,
     };
     struct sk_err err = {0};
+#ifdef SK_HAVE_OPENSSL
+    /* The TLS context first: a bad --cacert fails before connecting. */
+    sk_tls_client_t *tc = NULL;
+    if (ep.transport == SK_TRANSPORT_TLS) {
+        sk_tls_client_opts_t to = {.cacert = tls.cacert,
+                                   .insecure = tls.insecure,
+                                   .alpn = tls.alpn,
+                                   .verbose = sk_log_verbosity};
+        int trc = sk_tls_client_new(&tc, &to, &err);
+        if (trc == SK_EUSAGE)
+            sk_cli_usage_error(cmd, "%s", err.msg);
+        if (trc < 0)
+            sk_cli_fail(cmd, "%s", err.msg);
+    }
+#endif
     int fd = sk_endpoint_connect(&ep, &co, &err);
     if (fd < 0)
         sk_cli_fail(cmd, "%s: %s", argv[optind], err.msg[0] ? err.msg : sk_strerror(fd));
@@ -157,17 +172,7 @@ int sk_cmd_connect(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     sk_transport_t *t = NULL;
 #ifdef SK_HAVE_OPENSSL
-    sk_tls_client_t *tc = NULL;
     if (ep.transport == SK_TRANSPORT_TLS) {
-        sk_tls_client_opts_t to = {.cacert = tls.cacert,
-                                   .insecure = tls.insecure,
-                                   .alpn = tls.alpn,
-                                   .verbose = sk_log_verbosity};
-        int trc = sk_tls_client_new(&tc, &to, &err);
-        if (trc == SK_EUSAGE)
-            sk_cli_usage_error(cmd, "%s", err.msg);
-        if (trc < 0)
-            sk_cli_fail(cmd, "%s", err.msg);
         if (sk_tls_client_wrap(tc, fd, ep.host, &t) < 0)
             sk_cli_fail(cmd, "%s: cannot set up TLS for host '%s'", argv[optind], ep.host);
         if (sk_tls_handshake(t, tls.timeout_ms, &err) < 0)

@@ -20,7 +20,7 @@ struct sk_tls_server;
 enum sk__tls_state {
     SK__TLS_SNIFF,    /* server: nothing seen yet */
     SK__TLS_RUNNING,  /* handshake or data through OpenSSL */
-    SK__TLS_REJECTED, /* server: plain HTTP answered with 400; draining */
+    SK__TLS_REJECTED, /* server: not TLS (plain HTTP got a 400); half-closed, draining */
     SK__TLS_FAILED,   /* a fatal error: no close_notify may follow */
 };
 

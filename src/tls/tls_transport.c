@@ -150,12 +150,7 @@ static bool looks_like_http(const unsigned char *b, ssize_t n)
     return true;
 }
 
-static const char plain_reply[] = "HTTP/1.1 400 Bad Request\r\n"
-                                  "Content-Type: text/plain\r\n"
-                                  "Content-Length: 63\r\n"
-                                  "Connection: close\r\n"
-                                  "\r\n"
-                                  "This port speaks HTTPS: use https:// instead of http:// here.\n";
+#define PLAIN_BODY "This port speaks HTTPS: use https:// instead of http:// here.\n"
 
 /* Answers plain HTTP with a 400 in clear text (as nginx does), then
  * half-closes. What the client sent so far is read first so that closing
@@ -166,7 +161,15 @@ static void reject_plain(sk__tls_conn_t *c)
     for (int i = 0; i < 16; i++)
         if (recv(c->t.fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
             break;
-    ssize_t w = send(c->t.fd, plain_reply, sizeof(plain_reply) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    char reply[256];
+    int n = snprintf(reply, sizeof(reply),
+                     "HTTP/1.1 400 Bad Request\r\n"
+                     "Content-Type: text/plain\r\n"
+                     "Content-Length: %zu\r\n"
+                     "Connection: close\r\n"
+                     "\r\n%s",
+                     sizeof(PLAIN_BODY) - 1, PLAIN_BODY);
+    ssize_t w = send(c->t.fd, reply, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)w; /* a full socket buffer this early means the peer is gone */
     shutdown(c->t.fd, SHUT_WR);
     c->state = SK__TLS_REJECTED;
@@ -225,7 +228,10 @@ static int sniff(sk__tls_conn_t *c, int *want)
         reject_plain(c);
         return SK_ETLS;
     }
-    c->state = SK__TLS_FAILED;
+    /* Garbage: no reply, but the same clean close as for plain HTTP, so
+     * the peer sees an end of stream rather than a reset. */
+    shutdown(c->t.fd, SHUT_WR);
+    c->state = SK__TLS_REJECTED;
     snprintf(c->error, sizeof(c->error), "the client sent something that is not TLS (0x%02x)",
              b[0]);
     if (c->verbose > 0 || sk_log_verbosity > 0) {
