@@ -245,8 +245,12 @@ static void read_stream(struct rconn *c)
          * beyond is left for the next round, where it fails the compare. */
         size_t want = c->waiting ? r->o->size - c->got : cap;
         ssize_t n = c->t->ops->read(c->t, buf, want < cap ? want : cap);
-        if (n == -EAGAIN)
+        if (n == -EAGAIN) {
+            /* A TLS read may first need to write (a key update). */
+            if (c->t->want & SK_EV_WRITE)
+                set_mask(c, SK_EV_READ | SK_EV_WRITE);
             return;
+        }
         if (n == 0 || n < 0) {
             char what[160];
             if (n == 0)

@@ -22,6 +22,9 @@
 #include <unistd.h>
 
 #include "config.h"
+#ifdef SK_HAVE_OPENSSL
+#include "tls/tls.h"
+#endif
 
 static const char bench_usage[] =
     "Usage: sockkit bench KIND [OPTIONS] ...\n"
@@ -140,8 +143,8 @@ static const char rtt_usage[] =
     "                      (default 1)\n"
     "      --compare       start `sockkit serve echo --workers 1` on tcp, unix,\n"
     "                      udp and unixgram and measure each, side by side\n"
-    "      --cacert FILE   tls://: trust this CA;  -k, --insecure: do not verify\n"
     "%s"
+    "\n%s"
     "\n"
     "Latency depends on where the two processes run: on a VM a wake-up on the\n"
     "other core can cost ~100 us. State the pinning (taskset -c) with a figure.\n"
@@ -263,6 +266,30 @@ static int rtt_compare(struct rtt_cli *c)
     return failed && n == 0 ? SK_EXIT_FAIL : SK_EXIT_OK;
 }
 
+#ifdef SK_HAVE_OPENSSL
+/* tls:// for the rtt engine: wrap each connection and finish its handshake
+ * before the clock starts, so round trips time only the records. */
+struct tls_wrap {
+    sk_tls_client_t *tc;
+    const char *host;
+    unsigned timeout_ms;
+};
+
+static int tls_wrap(void *ctx, int fd, sk_transport_t **out, struct sk_err *err)
+{
+    struct tls_wrap *w = ctx;
+    int rc = sk_tls_client_wrap(w->tc, fd, w->host, out);
+    if (rc < 0)
+        return sk_err_set(err, rc, "cannot set up TLS for host '%s': %s", w->host, sk_strerror(rc));
+    rc = sk_tls_handshake(*out, w->timeout_ms, err);
+    if (rc < 0) {
+        (*out)->ops->free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+#endif
+
 static int cmd_rtt(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -271,20 +298,20 @@ static int cmd_rtt(int argc, char **argv)
         {"warmup", required_argument, NULL, OPT_WARMUP},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"compare", no_argument, NULL, OPT_COMPARE},
-        {"cacert", required_argument, NULL, OPT_CACERT},
-        {"insecure", no_argument, NULL, 'k'},
+        SK_CLI_TLS_CLIENT_OPTS,
         COMMON_OPTS,
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "bench rtt";
     struct rtt_cli c = {.com = {.duration_ms = 10000},
                         .o = {.size = 64, .conns = 1, .warmup_ms = 1000, .timeout_ms = 1000}};
-    bool compare = false, insecure = false;
-    const char *cacert = NULL;
+    bool compare = false;
+    sk_cli_tls_t tls;
+    sk_cli_tls_defaults(&tls);
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "s:c:d:kvh", opts, NULL)) != -1) {
-        if (common_opt(cmd, ch, optarg, &c.com))
+        if (common_opt(cmd, ch, optarg, &c.com) || sk_cli_tls_opt(cmd, ch, optarg, &tls))
             continue;
         switch (ch) {
         case 's':
@@ -304,14 +331,8 @@ static int cmd_rtt(int argc, char **argv)
         case OPT_COMPARE:
             compare = true;
             break;
-        case OPT_CACERT:
-            cacert = optarg;
-            break;
-        case 'k':
-            insecure = true;
-            break;
         case 'h':
-            printf(rtt_usage, common_help);
+            printf(rtt_usage, common_help, sk_cli_tls_client_help);
             return SK_EXIT_OK;
         default:
             sk_cli_usage_error(cmd, "unknown option");
@@ -337,11 +358,26 @@ static int cmd_rtt(int argc, char **argv)
     if (!sk_endpoint_is_stream(&ep) && c.o.size < 8)
         sk_cli_usage_error(cmd, "datagram messages carry an 8-byte sequence number: use --size 8 "
                                 "or more");
-    (void)cacert;
-    (void)insecure;
+#ifdef SK_HAVE_OPENSSL
+    struct tls_wrap tw = {.host = ep.host, .timeout_ms = tls.timeout_ms};
+    if (ep.transport == SK_TRANSPORT_TLS) {
+        sk_tls_client_opts_t to = {.cacert = tls.cacert,
+                                   .insecure = tls.insecure,
+                                   .alpn = tls.alpn,
+                                   .verbose = sk_log_verbosity};
+        struct sk_err terr = {0};
+        int trc = sk_tls_client_new(&tw.tc, &to, &terr);
+        if (trc == SK_EUSAGE)
+            sk_cli_usage_error(cmd, "%s", terr.msg);
+        if (trc < 0)
+            sk_cli_fail(cmd, "%s", terr.msg);
+        c.o.wrap = tls_wrap;
+        c.o.wrap_ctx = &tw;
+    }
+#else
     if (ep.transport == SK_TRANSPORT_TLS)
-        sk_cli_usage_error(cmd, "tls:// is not supported by this build yet (the TLS client has "
-                                "not landed)");
+        sk_cli_usage_error(cmd, "TLS is not built in (OpenSSL was missing at build time)");
+#endif
     c.o.ep = &ep;
     sk_rtt_stats_t *st = sk_xcalloc(1, sizeof(*st));
     struct sk_err err = {0};
@@ -358,6 +394,9 @@ static int cmd_rtt(int argc, char **argv)
     }
     rtt_notes(st, argv[optind]);
     free(st);
+#ifdef SK_HAVE_OPENSSL
+    sk_tls_client_free(tw.tc);
+#endif
     return SK_EXIT_OK;
 }
 

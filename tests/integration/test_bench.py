@@ -351,3 +351,14 @@ def test_help_of_every_kind():
     for kind in ("rtt", "throughput", "http", "conns", "backends"):
         r = run(["bench", kind, "--help"])
         assert r.returncode == 0 and b"Usage: sockkit bench " + kind.encode() in r.stdout
+
+
+def test_rtt_tls(server):
+    srv = server("serve", "echo", "tls://127.0.0.1:0", "--self-signed", "--workers", "1")
+    ep = srv.ep("tls://")
+    j = bench(["rtt", ep, "-k", "-c", "2", "-d", "1", "--warmup", "0.2", "--json"])
+    check_latency(j)
+    assert j["errors"] == 0 and j["conns"] == 2
+    # Without -k the self-signed certificate is refused, in words.
+    r = run(["bench", "rtt", ep, "-d", "1"])
+    assert r.returncode == 1 and b"unknown CA" in r.stderr
