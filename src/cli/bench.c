@@ -1164,6 +1164,7 @@ static int cmd_http(int argc, char **argv)
             break;
         case 'h':
             printf(http_usage, common_help);
+            free(headers);
             return SK_EXIT_OK;
         default:
             sk_cli_usage_error(cmd, "unknown option");
@@ -1225,7 +1226,7 @@ static int cmd_http(int argc, char **argv)
         for (int k = 100; k < 600; k++) {
             if (st->status[k] == 0)
                 continue;
-            char code[8];
+            char code[16];
             snprintf(code, sizeof(code), "%d", k);
             json_object_set_new(codes, code, json_integer((json_int_t)st->status[k]));
         }
@@ -1398,6 +1399,7 @@ static int cmd_backends(int argc, char **argv)
             break;
         case 'h':
             fputs(backends_usage, stdout);
+            free(list);
             return SK_EXIT_OK;
         default:
             sk_cli_usage_error(cmd, "unknown option");
