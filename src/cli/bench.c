@@ -1347,6 +1347,16 @@ static void backends_done(const sk_backends_point_t *p, void *data)
         backends_row(stderr, p);
 }
 
+/* True when the server can run on backend `name`: an event-loop backend
+ * built in, or the thread-per-connection engine (always there). */
+static bool backend_built(const char *name, bool *not_built)
+{
+    *not_built = false;
+    if (strcmp(name, "threads") == 0)
+        return true;
+    return sk_backend_find(name, not_built) != NULL;
+}
+
 static int cmd_backends(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -1411,7 +1421,7 @@ static int cmd_backends(int argc, char **argv)
         char *save = NULL;
         for (char *t = strtok_r(list, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
             bool not_built = false;
-            if (sk_backend_find(t, &not_built) == NULL)
+            if (!backend_built(t, &not_built))
                 sk_cli_usage_error(cmd,
                                    not_built ? "backend '%s' is not built in"
                                              : "unknown backend '%s' (epoll, uring, poll, "
@@ -1424,7 +1434,7 @@ static int cmd_backends(int argc, char **argv)
     } else {
         for (size_t i = 0; sk_backend_names[i] != NULL && nnames < 7; i++) {
             bool not_built = false;
-            if (sk_backend_find(sk_backend_names[i], &not_built) != NULL)
+            if (backend_built(sk_backend_names[i], &not_built))
                 names[nnames++] = sk_backend_names[i];
             else if (!com.json)
                 fprintf(stderr, "%s: not built in, skipped\n", sk_backend_names[i]);
