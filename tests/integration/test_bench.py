@@ -321,14 +321,15 @@ def test_conns_refused():
 
 def test_backends_svg_csv(tmp_path):
     svg, out_csv = tmp_path / "b.svg", tmp_path / "b.csv"
-    j = bench(["backends", "--backends", "epoll,poll,select", "--ladder", "1,20,1100", "-d",
+    j = bench(["backends", "--backends", "epoll,poll,select,threads", "--ladder", "1,20,1100", "-d",
                "0.3", "--warmup", "0.1", "--svg", str(svg), "--csv", str(out_csv), "--json"],
               timeout=120)
     pts = j["points"]
     assert j["errors"] == 0
     ok = [p for p in pts if p["ok"]]
     assert {(p["backend"], p["conns"]) for p in ok} >= {("epoll", 1), ("epoll", 20),
-                                                        ("epoll", 1100), ("poll", 1100)}
+                                                        ("epoll", 1100), ("poll", 1100),
+                                                        ("threads", 1100)}
     for p in ok:
         assert p["p99_us"] >= p["p50_us"] > 0 and p["req_per_s"] > 0
     sel = [p for p in pts if p["backend"] == "select" and p["conns"] == 1100]
@@ -337,9 +338,9 @@ def test_backends_svg_csv(tmp_path):
     root = ET.parse(svg).getroot()
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
     lines = root.findall(".//{http://www.w3.org/2000/svg}polyline")
-    assert len(lines) == 2 * 3  # two panels
+    assert len(lines) == 2 * 4  # two panels
     texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
-    for name in ("epoll", "poll", "select"):
+    for name in ("epoll", "poll", "select", "threads"):
         assert name in texts
     assert "1k" in texts  # a log-scale decade tick
     rows = list(csv.DictReader(open(out_csv)))
