@@ -363,3 +363,23 @@ def test_rtt_tls(server):
     # Without -k the self-signed certificate is refused, in words.
     r = run(["bench", "rtt", ep, "-d", "1"])
     assert r.returncode == 1 and b"unknown CA" in r.stderr
+
+
+def test_conns_spreads_source_addresses():
+    """In a private network namespace with 100 ephemeral ports, 300
+    connections to one server need three source addresses."""
+    script = ("ip link set lo up && echo '40000 40099' > /proc/sys/net/ipv4/ip_local_port_range"
+              " && { %s serve echo --workers 1 127.0.0.1:7000 2>/dev/null & srv=$!; sleep 0.5;"
+              " %s bench conns 127.0.0.1:7000 -n 300 --hold 0.3 --sample 1 --json --quiet;"
+              " rc=$?; kill $srv; exit $rc; }" % (SOCKKIT, SOCKKIT))
+    try:
+        r = subprocess.run(["unshare", "-n", "sh", "-c", script], capture_output=True,
+                           timeout=60 * SLOW)
+    except FileNotFoundError:
+        pytest.skip("unshare is not installed")
+    if r.returncode != 0 and b"unshare" in r.stderr:
+        pytest.skip("cannot create a network namespace: %s" % r.stderr.decode().strip())
+    assert r.returncode == 0, r.stderr
+    j = json.loads(r.stdout)
+    assert j["opened"] == 300 and j["failed"] == 0 and j["errors"] == 0
+    assert j["sources"] == 3
