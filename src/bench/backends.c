@@ -216,8 +216,7 @@ int sk_backends_svg(FILE *f, const sk_backends_point_t *p, size_t n, const char 
         {"p99 round trip", "connections held (log scale)", "p99 (us, log scale)", true, true, lat,
          nb},
     };
-    int rc = sk_svg_write(f, "sockkit serve echo --workers 1: one event loop per backend", note,
-                          panels, 2);
+    int rc = sk_svg_write(f, "sockkit serve echo --workers 1 on each backend", note, panels, 2);
     sk_free(buf);
     sk_free(tput);
     sk_free(lat);

@@ -1460,10 +1460,15 @@ static int cmd_backends(int argc, char **argv)
                "p50 us", "p99 us", "errors", "note");
     size_t n = sk_backends_run(&o, pts, cap, backends_done, &ctx);
     int rc = SK_EXIT_OK;
-    char note[200];
+    char note[240];
+    bool select_cut = false;
+    for (size_t i = 0; i < n; i++)
+        select_cut |= !pts[i].ok && strstr(pts[i].note, "FD_SETSIZE") != NULL;
     snprintf(note, sizeof(note),
-             "%zu-byte messages, %u active connections, the rest idle; %.1f s per point", o.size,
-             o.active, com.duration_ms / 1000.0);
+             "%zu-byte messages; %u active connections (fewer when fewer are held), the rest "
+             "idle; %.1f s per point%s",
+             o.size, o.active, com.duration_ms / 1000.0,
+             select_cut ? "; select stops at FD_SETSIZE (1024 fds)" : "");
     if (csvf != NULL) {
         if (sk_backends_csv(csvf, pts, n) < 0 || fclose(csvf) != 0) {
             fprintf(stderr, "sockkit %s: writing %s failed\n", cmd, csv);
