@@ -20,6 +20,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -52,6 +55,7 @@ struct hconn {
 
 struct worker {
     const sk_httpl_opts_t *o;
+    const sk_addr_t *addr; /* the server, resolved once */
     pthread_t tid;
     bool started;
     sk_loop_t *loop;
@@ -122,18 +126,27 @@ static void set_mask(struct hconn *c, int mask)
         c->mask = mask;
 }
 
+/* A non-blocking connect to the address resolved once at start: the loop
+ * never waits for a handshake, and a new connection per request costs no
+ * name lookup. */
 static void start_conn(struct hconn *c)
 {
     struct worker *w = c->w;
-    sk_sockopts_t so = {0};
-    sk_sockopt_parse(&so, "nodelay=1", NULL);
-    sk_connect_opts_t co = {.nonblock = true, .sockopts = &so, .timeout_ms = -1};
-    struct sk_err err = {0};
+    const struct sockaddr *sa = (const struct sockaddr *)&w->addr->ss;
     c->started_ms = sk_clock_ms();
-    int fd = sk_endpoint_connect(w->o->ep, &co, &err);
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         w->st->err.connect++;
-        note(w, "connect: %s", err.msg);
+        note(w, "socket: %s", strerror(errno));
+        arm(c, 10);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, sa, w->addr->len) < 0 && errno != EINPROGRESS) {
+        w->st->err.connect++;
+        note(w, "connect: %s", strerror(errno));
+        close(fd);
         arm(c, 10);
         return;
     }
@@ -447,12 +460,19 @@ int sk_httpl_run(const sk_httpl_opts_t *o, sk_httpl_stats_t *st, struct sk_err *
     memset(st, 0, sizeof(*st));
     sk_hist_init(&st->hist);
     unsigned nt = o->threads < o->conns ? o->threads : o->conns;
+    sk_addr_t *addrs = NULL;
+    int rc = sk_endpoint_resolve(o->ep, AF_UNSPEC, false, &addrs, err);
+    if (rc < 0)
+        return rc;
     struct worker *w = sk_calloc(nt, sizeof(*w));
-    if (w == NULL)
+    if (w == NULL) {
+        free(addrs);
         return sk_err_set(err, -ENOMEM, "out of memory");
-    int rc = 0;
+    }
+    rc = 0;
     for (unsigned i = 0; i < nt; i++) {
         w[i].o = o;
+        w[i].addr = &addrs[0];
         w[i].n = o->conns / nt + (i < o->conns % nt ? 1 : 0);
         w[i].st = sk_calloc(1, sizeof(*w[i].st));
         w[i].c = sk_calloc(w[i].n, sizeof(*w[i].c));
@@ -538,5 +558,6 @@ out:
         sk_free(w[i].c);
     }
     sk_free(w);
+    free(addrs);
     return rc;
 }
