@@ -39,7 +39,8 @@ struct hconn {
     int fd;
     enum cstate state;
     int mask;
-    sk_transport_t t;
+    sk_transport_t plain;
+    sk_transport_t *t; /* &plain, or a TLS transport */
     sk_outq_t out;
     char *in;
     size_t len, cap;
@@ -92,6 +93,9 @@ static void close_conn(struct hconn *c)
 {
     if (c->fd >= 0) {
         sk_loop_io_del(c->w->loop, c->fd);
+        if (c->t != &c->plain && c->t->ops->free != NULL)
+            c->t->ops->free(c->t);
+        c->t = &c->plain;
         close(c->fd);
         c->fd = -1;
     }
@@ -151,7 +155,8 @@ static void start_conn(struct hconn *c)
         return;
     }
     c->fd = fd;
-    sk_transport_plain_init(&c->t, fd);
+    sk_transport_plain_init(&c->plain, fd);
+    c->t = &c->plain;
     c->state = C_CONNECTING;
     c->mask = SK_EV_WRITE;
     if (sk_loop_io_set(w->loop, fd, SK_EV_WRITE, on_io, c) < 0) {
@@ -192,9 +197,12 @@ static bool flush(struct hconn *c)
 {
     struct worker *w = c->w;
     while (!sk_outq_empty(&c->out)) {
-        ssize_t n = c->t.ops->write(&c->t, &c->out);
+        ssize_t n = c->t->ops->write(c->t, &c->out);
         if (n == -EAGAIN) {
-            set_mask(c, SK_EV_READ | SK_EV_WRITE);
+            /* A TLS write may wait for the peer (the handshake): then only
+             * readability helps, and waiting for writability would spin. */
+            int want = c->t->want ? c->t->want : SK_EV_WRITE;
+            set_mask(c, SK_EV_READ | (want & SK_EV_WRITE));
             return true;
         }
         if (n < 0) {
@@ -326,9 +334,12 @@ static void on_read(struct hconn *c)
             c->in = p;
             c->cap *= 2;
         }
-        ssize_t n = c->t.ops->read(&c->t, c->in + c->len, c->cap - c->len);
-        if (n == -EAGAIN)
+        ssize_t n = c->t->ops->read(c->t, c->in + c->len, c->cap - c->len);
+        if (n == -EAGAIN) {
+            if (c->state == C_READING)
+                set_mask(c, SK_EV_READ | (c->t->want & SK_EV_WRITE));
             return;
+        }
         if (n <= 0) {
             if (n == 0 && c->state == C_READING && c->head_done &&
                 sk_http_body_eof(&c->body) == 0) {
@@ -377,15 +388,27 @@ static void on_io(sk_loop_t *loop, int fd, int events, void *data)
             restart(c, 10);
             return;
         }
+        if (w->o->wrap != NULL && w->o->wrap(w->o->wrap_ctx, c->fd, &c->t) < 0) {
+            c->t = &c->plain;
+            w->st->err.connect++;
+            note(w, "cannot set up TLS on a connection");
+            restart(c, 10);
+            return;
+        }
         c->state = C_IDLE;
         set_mask(c, SK_EV_READ);
         send_request(c);
         return;
     }
-    if (c->state == C_SENDING && (events & SK_EV_WRITE) && !flush(c))
+    /* Any readiness may unblock a write: a TLS handshake progresses on
+     * reads too. */
+    if (c->state == C_SENDING && !flush(c))
         return;
     if (events & (SK_EV_READ | SK_EV_ERROR | SK_EV_HUP))
         on_read(c);
+    /* A handshake that just completed on that read lets the request out. */
+    if (c->fd >= 0 && c->state == C_SENDING)
+        flush(c);
 }
 
 static void on_timer(sk_loop_t *loop, sk_timer_t *t, void *data)

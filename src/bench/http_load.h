@@ -15,6 +15,7 @@
 #include "bench/hist.h"
 #include "core/endpoint.h"
 #include "core/error.h"
+#include "core/transport.h"
 
 typedef struct sk_httpl_opts {
     const sk_endpoint_t *ep;
@@ -27,6 +28,11 @@ typedef struct sk_httpl_opts {
     unsigned timeout_ms; /* per request: no complete response within it */
     double rate;         /* total requests/s; 0: closed loop */
     bool quiet;
+    /* https: wraps a connected non-blocking socket into a transport whose
+     * handshake runs on its first reads and writes; NULL: plain. Returns
+     * 0 with *out owned, or a negative errno. */
+    int (*wrap)(void *ctx, int fd, sk_transport_t **out);
+    void *wrap_ctx;
 } sk_httpl_opts_t;
 
 /* Errors by kind, as wrk reports them (plus parse). */

@@ -288,6 +288,14 @@ static int tls_wrap(void *ctx, int fd, sk_transport_t **out, struct sk_err *err)
     }
     return rc;
 }
+
+/* https for the load generator: wrap only; the handshake runs inside the
+ * event loop on the connection's first reads and writes. */
+static int tls_wrap_async(void *ctx, int fd, sk_transport_t **out)
+{
+    struct tls_wrap *w = ctx;
+    return sk_tls_client_wrap(w->tc, fd, w->host, out);
+}
 #endif
 
 static int cmd_rtt(int argc, char **argv)
@@ -1023,7 +1031,7 @@ static int cmd_conns(int argc, char **argv)
 static const char http_usage[] =
     "Usage: sockkit bench http [OPTIONS] URL\n"
     "\n"
-    "HTTP/1.1 load against URL (http://HOST[:PORT][/PATH]). Closed loop by\n"
+    "HTTP/1.1 load against URL (http:// or https://HOST[:PORT][/PATH]). Closed loop by\n"
     "default, like wrk: every connection sends its next request as soon as the\n"
     "last response is complete. With --rate R, open loop like wrk2: R requests\n"
     "per second in total on a fixed schedule, and each latency is measured from\n"
@@ -1040,8 +1048,10 @@ static const char http_usage[] =
     "                      User-Agent when given)\n"
     "      --no-keepalive  a new connection for every request (Connection: close)\n"
     "  -m, --method M      GET (default) or HEAD\n"
-    "      --timeout S     per request (default 2)\n"
+    "      --timeout S     per request (default 2; an https request's first one\n"
+    "                      includes the TLS handshake)\n"
     "%s"
+    "\n%s"
     "\n"
     "Examples:\n"
     "  sockkit bench http http://127.0.0.1:8080/index.html -c 50 -t 1\n"
@@ -1050,17 +1060,17 @@ static const char http_usage[] =
 
 /* Splits http://HOST[:PORT][/PATH] into an endpoint, the Host header value
  * and the request target. Exits 2 on anything else. */
-static void parse_http_url(const char *cmd, const char *url, sk_endpoint_t *ep, char *host,
-                           size_t hostcap, char *path, size_t pathcap)
+static void parse_http_url(const char *cmd, const char *url, sk_endpoint_t *ep, bool *https,
+                           char *host, size_t hostcap, char *path, size_t pathcap)
 {
     const char *rest;
+    *https = strncasecmp(url, "https://", 8) == 0;
     if (strncasecmp(url, "http://", 7) == 0)
         rest = url + 7;
-    else if (strncasecmp(url, "https://", 8) == 0)
-        sk_cli_usage_error(cmd, "https:// is not supported by this build yet (the TLS client "
-                                "has not landed)");
+    else if (*https)
+        rest = url + 8;
     else
-        sk_cli_usage_error(cmd, "'%s' is not an http:// URL", url);
+        sk_cli_usage_error(cmd, "'%s' is not an http:// or https:// URL", url);
     size_t alen = strcspn(rest, "/?#");
     if (alen == 0 || alen >= hostcap)
         sk_cli_usage_error(cmd, "'%s': the host is missing or too long", url);
@@ -1081,13 +1091,14 @@ static void parse_http_url(const char *cmd, const char *url, sk_endpoint_t *ep, 
                                "percent-encoded",
                                url);
     /* The authority is HOST, HOST:PORT or [V6]:PORT; the port defaults to
-     * 80 and then the Host header omits it (RFC 9110 §7.2). */
+     * 80 (443 for https) and then the Host header omits it (RFC 9110
+     * §7.2). */
     char eptext[320];
     const char *colon = host[0] == '[' ? strstr(host, "]:") : strrchr(host, ':');
     if (colon != NULL && host[0] == '[')
         colon++;
     if (colon == NULL)
-        snprintf(eptext, sizeof(eptext), "tcp://%s:80", host);
+        snprintf(eptext, sizeof(eptext), "tcp://%s:%d", host, *https ? 443 : 80);
     else
         snprintf(eptext, sizeof(eptext), "tcp://%s", host);
     struct sk_err err = {0};
@@ -1107,10 +1118,13 @@ static int cmd_http(int argc, char **argv)
         {"no-keepalive", no_argument, NULL, OPT_COMPARE},
         {"method", required_argument, NULL, 'm'},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        SK_CLI_TLS_CLIENT_OPTS,
         COMMON_OPTS,
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "bench http";
+    sk_cli_tls_t tls;
+    sk_cli_tls_defaults(&tls);
     struct common com = {.duration_ms = 10000};
     sk_httpl_opts_t o = {.conns = 10, .threads = 2, .keepalive = true, .timeout_ms = 2000};
     const char *method = "GET";
@@ -1118,8 +1132,8 @@ static int cmd_http(int argc, char **argv)
     bool user_host = false, user_agent = false;
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:t:R:H:m:d:vh", opts, NULL)) != -1) {
-        if (common_opt(cmd, ch, optarg, &com))
+    while ((ch = getopt_long(argc, argv, "c:t:R:H:m:d:kvh", opts, NULL)) != -1) {
+        if (common_opt(cmd, ch, optarg, &com) || sk_cli_tls_opt(cmd, ch, optarg, &tls))
             continue;
         switch (ch) {
         case 'c':
@@ -1163,7 +1177,7 @@ static int cmd_http(int argc, char **argv)
                 sk_cli_usage_error(cmd, "--timeout must be at least 1 ms");
             break;
         case 'h':
-            printf(http_usage, common_help);
+            printf(http_usage, common_help, sk_cli_tls_client_help);
             free(headers);
             return SK_EXIT_OK;
         default:
@@ -1176,11 +1190,47 @@ static int cmd_http(int argc, char **argv)
     const char *url = argv[optind];
     sk_endpoint_t ep;
     char host[300], path[4096];
-    parse_http_url(cmd, url, &ep, host, sizeof(host), path, sizeof(path));
+    bool https;
+    parse_http_url(cmd, url, &ep, &https, host, sizeof(host), path, sizeof(path));
     /* Host without the default port (RFC 9110 §7.2). */
     size_t hl = strlen(host);
-    if (hl > 3 && strcmp(host + hl - 3, ":80") == 0)
-        host[hl - 3] = '\0';
+    const char *dflt = https ? ":443" : ":80";
+    if (hl > strlen(dflt) && strcmp(host + hl - strlen(dflt), dflt) == 0)
+        host[hl - strlen(dflt)] = '\0';
+#ifdef SK_HAVE_OPENSSL
+    struct tls_wrap tw = {.host = ep.host, .timeout_ms = tls.timeout_ms};
+    if (https) {
+        sk_tls_client_opts_t to = {.cacert = tls.cacert,
+                                   .insecure = tls.insecure,
+                                   .alpn = tls.alpn ? tls.alpn : "http/1.1",
+                                   .verbose = sk_log_verbosity};
+        struct sk_err terr = {0};
+        int trc = sk_tls_client_new(&tw.tc, &to, &terr);
+        if (trc == SK_EUSAGE)
+            sk_cli_usage_error(cmd, "%s", terr.msg);
+        if (trc < 0)
+            sk_cli_fail(cmd, "%s", terr.msg);
+        o.wrap = tls_wrap_async;
+        o.wrap_ctx = &tw;
+        /* One handshake up front, so a certificate or protocol problem is
+         * reported in words and ends the run instead of turning every
+         * request into a write error. */
+        sk_connect_opts_t co = {.timeout_ms = (int)o.timeout_ms};
+        int fd = sk_endpoint_connect(&ep, &co, &terr);
+        if (fd < 0)
+            sk_cli_fail(cmd, "%s: %s", url, terr.msg);
+        sk_transport_t *t = NULL;
+        trc = tls_wrap(&tw, fd, &t, &terr);
+        if (t != NULL)
+            t->ops->free(t);
+        close(fd);
+        if (trc < 0)
+            sk_cli_fail(cmd, "%s: %s", url, terr.msg);
+    }
+#else
+    if (https)
+        sk_cli_usage_error(cmd, "https:// needs TLS, which is not built in");
+#endif
     char *req = NULL;
     size_t reqlen = 0;
     FILE *f = open_memstream(&req, &reqlen);
@@ -1269,6 +1319,9 @@ static int cmd_http(int argc, char **argv)
     free(st);
     free(req);
     free(headers);
+#ifdef SK_HAVE_OPENSSL
+    sk_tls_client_free(tw.tc);
+#endif
     return SK_EXIT_OK;
 }
 

@@ -383,3 +383,20 @@ def test_conns_spreads_source_addresses():
     j = json.loads(r.stdout)
     assert j["opened"] == 300 and j["failed"] == 0 and j["errors"] == 0
     assert j["sources"] == 3
+
+
+def test_http_over_tls(server, tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "1k").write_bytes(os.urandom(1024))
+    srv = server("serve", "http", str(root), "--listen", "tls://127.0.0.1:0", "--self-signed",
+                 "--workers", "1")
+    url = "https://127.0.0.1:%d/1k" % srv.port("tls://")
+    j = bench(["http", url, "-k", "-c", "4", "-t", "1", "-d", "1", "--json"])
+    check_latency(j)
+    assert j["errors"] == 0 and j["status"] == {"200": j["requests"]}
+    j = bench(["http", url, "-k", "-c", "2", "-t", "1", "-d", "1", "--no-keepalive", "--json"])
+    assert j["errors"] == 0 and j["requests"] > 0 and j["connects"] >= j["requests"]
+    # Unverifiable certificate: one clear failure up front, not a run of errors.
+    r = run(["bench", "http", url, "-d", "1"])
+    assert r.returncode == 1 and b"unknown CA" in r.stderr
