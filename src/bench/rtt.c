@@ -137,6 +137,39 @@ static void close_conn(struct rconn *c)
 
 /* A stream connection that failed: count it, reopen it (only ones the
  * engine opened), and give up on it if that fails. */
+static void arm(struct rconn *c, uint64_t delay_ms)
+{
+    sk_loop_timer_start(c->r->loop, &c->timer, delay_ms);
+}
+
+static void give_up(struct rconn *c)
+{
+    struct rtt *r = c->r;
+    if (c->fd >= 0)
+        close_conn(c);
+    c->dead = true;
+    sk_loop_timer_stop(r->loop, &c->timer);
+    if (--r->alive == 0)
+        sk_loop_stop(r->loop);
+}
+
+/* Opens a failed connection again; false (and given up) when that fails. */
+static bool reopen(struct rconn *c)
+{
+    struct rtt *r = c->r;
+    struct sk_err err = {0};
+    if (sk_bench_interrupted || open_conn(r, c, &err) < 0 ||
+        (!r->blocking && sk_loop_io_set(r->loop, c->fd, SK_EV_READ, on_io, c) < 0)) {
+        give_up(c);
+        return false;
+    }
+    c->mask = SK_EV_READ;
+    return true;
+}
+
+/* A stream connection that failed: count it, and reopen it (only ones the
+ * engine opened) 10 ms later, so a server that closes every connection
+ * is not hammered in a tight loop. */
 static void conn_failed(struct rconn *c, const char *what)
 {
     struct rtt *r = c->r;
@@ -147,20 +180,16 @@ static void conn_failed(struct rconn *c, const char *what)
     c->waiting = false;
     c->got = 0;
     c->mismatch = false;
-    struct sk_err err = {0};
-    if (!owned || sk_bench_interrupted || open_conn(r, c, &err) < 0 ||
-        (!r->blocking && sk_loop_io_set(r->loop, c->fd, SK_EV_READ, on_io, c) < 0)) {
-        if (c->fd >= 0)
-            close_conn(c);
-        c->dead = true;
-        sk_loop_timer_stop(r->loop, &c->timer);
-        if (--r->alive == 0)
-            sk_loop_stop(r->loop);
+    if (!owned || sk_bench_interrupted) {
+        give_up(c);
         return;
     }
-    c->mask = SK_EV_READ;
-    if (!r->blocking)
-        send_msg(c); /* the blocking driver sends the next itself */
+    if (r->blocking) {
+        usleep(10000);
+        reopen(c); /* the blocking driver sends the next itself */
+        return;
+    }
+    arm(c, 10); /* on_conn_timer reopens */
 }
 
 static void set_mask(struct rconn *c, int mask)
@@ -192,11 +221,6 @@ static bool flush(struct rconn *c)
     }
     set_mask(c, SK_EV_READ);
     return true;
-}
-
-static void arm(struct rconn *c, uint64_t delay_ms)
-{
-    sk_loop_timer_start(c->r->loop, &c->timer, delay_ms);
 }
 
 static void send_msg(struct rconn *c)
@@ -370,6 +394,11 @@ static void on_conn_timer(sk_loop_t *loop, sk_timer_t *t, void *data)
     struct rtt *r = c->r;
     if (c->dead)
         return;
+    if (c->fd < 0) {
+        if (reopen(c))
+            send_msg(c);
+        return;
+    }
     if (!c->waiting) {
         send_msg(c); /* the interval has passed */
         return;

@@ -400,3 +400,17 @@ def test_http_over_tls(server, tmp_path):
     # Unverifiable certificate: one clear failure up front, not a run of errors.
     r = run(["bench", "http", url, "-d", "1"])
     assert r.returncode == 1 and b"unknown CA" in r.stderr
+
+
+def test_rtt_server_closes_each_connection():
+    stop = threading.Event()
+    port = tcp_server(stop, lambda c, st, d: c.shutdown(socket.SHUT_RDWR))
+    try:
+        j = bench(["rtt", "127.0.0.1:%d" % port, "-c", "2", "-d", "1", "--warmup", "0",
+                   "--json"])
+    finally:
+        stop.set()
+    assert j["count"] == 0
+    assert j["closed"] == j["errors"] > 0
+    # Reconnects are spaced 10 ms apart: no tight loop.
+    assert j["errors"] <= 2 * 110
