@@ -1056,10 +1056,13 @@ static void report(struct ctx *x, const char *url, const char *final_url, const 
     const sk_get_opts_t *o = x->o;
     uint64_t t0 = r->t0;
 #define REL(t) ((t) >= t0 && (t) != 0 ? ms((t)-t0) : 0.0)
-    if (rc == 0 || r->status != 0)
-        sk_log_info("timings: dns %.3f ms, connect %.3f ms, tls %.3f ms, ttfb %.3f ms, "
-                    "total %.3f ms",
-                    REL(r->t_dns), REL(r->t_connect), REL(r->t_tls), REL(r->t_ttfb), REL(r->t_end));
+    if (rc == 0 || r->status != 0) {
+        char tls[32] = "-";
+        if (r->t_tls != 0)
+            snprintf(tls, sizeof(tls), "%.3f ms", REL(r->t_tls));
+        sk_log_info("timings: dns %.3f ms, connect %.3f ms, tls %s, ttfb %.3f ms, total %.3f ms",
+                    REL(r->t_dns), REL(r->t_connect), tls, REL(r->t_ttfb), REL(r->t_end));
+    }
     if (!o->json)
         return;
     json_t *j = json_object();
