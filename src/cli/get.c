@@ -200,6 +200,8 @@ int sk_cmd_get(int argc, char **argv)
             break;
         case 'h':
             fputs(get_usage, stdout);
+            sk_free(outputs);
+            sk_free(headers);
             return SK_EXIT_OK;
         case 'V':
             sk_cli_version();
