@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import ssl
 import struct
@@ -318,6 +319,23 @@ def test_closed_mid_body_leaves_no_file(py, tmp_path):
                     "100000 body bytes" % py,
                     "sockkit get: %s/reset: the server closed the connection after 1000 of "
                     "100000 body bytes" % py)
+    assert os.listdir(tmp_path) == []
+
+
+def test_interrupted_download_leaves_no_file(py, tmp_path):
+    out = tmp_path / "partial.bin"
+    p = subprocess.Popen([SOCKKIT, "get", "-o", str(out), py + "/stall"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + TIMEOUT
+    while not os.listdir(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(os.listdir(tmp_path)) == 1  # the temporary file, not partial.bin
+    assert not out.exists()
+    time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    assert p.wait(TIMEOUT) == -signal.SIGINT
+    p.stdout.close()
+    p.stderr.close()
     assert os.listdir(tmp_path) == []
 
 
