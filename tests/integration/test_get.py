@@ -211,6 +211,32 @@ def test_body_to_stdout_and_reuse(sk_http):
                           r"total [\d.]+ ms", err)) == 2
 
 
+def test_tcp_info(sk_http):
+    r = get("--tcp-info", sk_http + "/a.txt", sk_http + "/a.txt")
+    assert r.returncode == 0
+    lines = r.stderr.decode().splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        assert re.fullmatch(r"tcp_info: rtt [\d.]+ ms, rttvar [\d.]+ ms, retransmits \d+, "
+                            r"snd_cwnd \d+, total_retrans \d+", line), line
+
+
+def test_ipv6_and_family(server, www):
+    try:
+        socket.socket(socket.AF_INET6).bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    s = server("serve", "http", str(www), "--listen", "[::1]:0")
+    port = s.port()
+    r = get("-v", "http://[::1]:%d/a.txt" % port)
+    assert r.returncode == 0 and r.stdout == b"hello from sockkit\n"
+    assert "connection: local [::1]:" in r.stderr.decode()
+    assert "> Host: [::1]:%d" % port in r.stderr.decode()
+    r = get("-4", "http://localhost:%d/a.txt" % port)
+    assert err_line(r) == "sockkit get: http://localhost:%d/a.txt: connection refused by " \
+                          "127.0.0.1:%d (nothing listens there)" % (port, port)
+
+
 def test_include_head_and_headers(sk_http, py):
     r = get("-i", sk_http + "/a.txt")
     assert r.returncode == 0
