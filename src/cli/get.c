@@ -21,7 +21,8 @@ static const char get_usage[] =
     "  -o, --output FILE       write the body to FILE (repeatable: one per URL, in\n"
     "                          order); it is written under a temporary name in the\n"
     "                          same directory and renamed when complete, so a failed\n"
-    "                          or interrupted download never leaves a partial FILE\n"
+    "                          or interrupted download never leaves a partial FILE;\n"
+    "                          '-o -' is stdout\n"
     "  -O, --remote-name       name the file after the last segment of the URL\n"
     "  -i, --include           print the status line and headers before the body\n"
     "  -I, --head              send HEAD and print the response head\n"
@@ -126,7 +127,8 @@ int sk_cmd_get(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "o:OiIH:A:Lfm:46kvh", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
-            outputs[n_out++] = optarg;
+            /* "-o -" is standard output, as in curl. */
+            outputs[n_out++] = strcmp(optarg, "-") == 0 ? NULL : optarg;
             break;
         case 'O':
             o.remote_name = true;

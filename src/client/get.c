@@ -911,9 +911,12 @@ again:
         memcpy(r->location, resp.location.ptr, resp.location.len);
         r->location[resp.location.len] = '\0';
     }
-    if ((o->include || o->head) && !o->json) {
+    /* -i/-I: the head goes where the body goes (stdout, or the -o file
+     * below), as curl does. */
+    bool show_head = (o->include || o->head) && !o->json;
+    bool head_to_file = show_head && !following && !o->head && out_name != NULL;
+    if (show_head && !head_to_file)
         fwrite(c->buf + resp.interim_bytes, 1, (size_t)head - resp.interim_bytes, stdout);
-    }
     if (resp.status == 101) {
         conn_close(c);
         return failf(x, -EPROTO,
@@ -941,7 +944,11 @@ again:
     if (!following && !o->json && !o->head) {
         if (out_name != NULL) {
             rc = sink_open_file(x, &s, out_name);
+            if (rc == 0 && head_to_file)
+                rc = raw_out(x, &s, c->buf + resp.interim_bytes, (size_t)head - resp.interim_bytes);
+            s.written = 0;
             if (rc < 0) {
+                sink_close(x, &s, false);
                 conn_close(c);
                 return rc;
             }
@@ -1147,8 +1154,7 @@ static int get_one(struct ctx *x, const char *url, const char *out)
         rc = transfer(x, &u, dest, o->follow, &r, &http_fail);
         report(x, url, cur, &r, redirects, rc);
         if (rc < 0) {
-            if (!o->json || http_fail)
-                fprintf(stderr, "sockkit get: %s: %s\n", cur, x->msg);
+            fprintf(stderr, "sockkit get: %s: %s\n", cur, x->msg);
             status = http_fail ? SK_GET_HTTP_ERROR : SK_GET_FAILED;
             sk_url_fini(&u);
             break;

@@ -266,6 +266,13 @@ def test_json(sk_http):
     assert a["remote"] == sk_http[7:] and a["local"].startswith("127.0.0.1:")
     assert set(a["timings_ms"]) == {"dns", "connect", "tls", "ttfb", "total"}
     assert b["status"] == 404 and b["reused"] is True
+    port = free_port()
+    r = get("--json", "http://127.0.0.1:%d/" % port)
+    assert r.returncode == 1
+    j = json.loads(r.stdout)
+    assert j["error"] == "connection refused by 127.0.0.1:%d (nothing listens there)" % port
+    assert "status" not in j
+    assert err_line(r).endswith(j["error"])  # the same sentence on stderr
 
 
 def test_output_file_and_remote_name(sk_http, tmp_path):
@@ -278,6 +285,12 @@ def test_output_file_and_remote_name(sk_http, tmp_path):
     r = subprocess.run([SOCKKIT, "get", "-O", sk_http + "/a.txt"], cwd=tmp_path,
                        capture_output=True, timeout=TIMEOUT)
     assert r.returncode == 0 and (tmp_path / "a.txt").read_bytes() == b"hello from sockkit\n"
+    r = get("-o", "-", "-i", "-o", out, sk_http + "/a.txt", sk_http + "/a.txt")
+    assert r.returncode == 0
+    assert r.stdout.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert r.stdout.endswith(b"\r\n\r\nhello from sockkit\n")
+    assert out.read_bytes().startswith(b"HTTP/1.1 200 OK\r\n")
+    assert out.read_bytes().endswith(b"\r\n\r\nhello from sockkit\n")
     r = get("-O", sk_http + "/")
     assert r.returncode == 1
     assert "-O needs a file name at the end of the URL's path (use -o FILE)" in err_line(r)
