@@ -433,15 +433,17 @@ static int conn_open(struct ctx *x, const sk_url_t *u, struct conn *c, struct re
 
 /* True when an idle kept connection has nothing to read: data there means
  * the last response was longer than announced, EOF that the server closed
- * it. Either way it must not carry another request. */
+ * it. Either way it must not carry another request. A readable socket may
+ * also hold only TLS housekeeping (a late session ticket), which a read
+ * consumes without returning data. */
 static bool conn_idle_ok(struct conn *c)
 {
-#ifdef SK_HAVE_OPENSSL
     if (c->t->ops->pending != NULL && c->t->ops->pending(c->t))
         return false;
-#endif
     struct pollfd p = {.fd = c->fd, .events = POLLIN};
-    return poll(&p, 1, 0) == 0;
+    if (poll(&p, 1, 0) == 0)
+        return true;
+    return c->t->ops->read(c->t, c->buf, CONN_BUF) == -EAGAIN;
 }
 
 /* Returns the connection for u's origin: a kept one, or a new one. */
