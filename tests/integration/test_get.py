@@ -440,6 +440,38 @@ def test_progress_bar_only_when_asked(py, tmp_path):
     assert re.search(rb"100\.0%  1\.0 MiB of 1\.0 MiB  [\d.]+ [KMG]?i?B/s", r.stderr), r.stderr
 
 
+def run_on_tty(args):
+    """Runs sockkit get with stderr on a pseudo-terminal; returns what the
+    terminal showed."""
+    import pty
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen([SOCKKIT, "get"] + [str(a) for a in args],
+                             stdout=subprocess.DEVNULL, stderr=slave)
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+        assert p.wait(TIMEOUT) == 0
+        return out
+    finally:
+        os.close(master)
+
+
+def test_progress_bar_on_terminal(py, tmp_path):
+    shown = run_on_tty(["-o", tmp_path / "big", py + "/big"])
+    assert re.search(rb"\r100\.0%  1\.0 MiB of 1\.0 MiB  [\d.]+ [KMG]?i?B/s", shown), shown
+    assert (tmp_path / "big").read_bytes() == BIG
+    # A small body draws nothing, even on a terminal.
+    assert run_on_tty([py + "/hello"]) == b""
+
+
 # --- connection failures -------------------------------------------------------------
 
 def test_refused_and_name_not_found():
