@@ -307,6 +307,12 @@ static int resolve(struct ctx *x, const sk_url_t *u, sk_addr_t **addrs)
 
 static int conn_open(struct ctx *x, const sk_url_t *u, struct conn *c, struct result *r)
 {
+#ifndef SK_HAVE_OPENSSL
+    if (u->https)
+        return failf(x, SK_ENOTBUILT,
+                     "https needs the TLS client (not built in: OpenSSL was missing at build "
+                     "time)");
+#endif
     sk_addr_t *addrs = NULL;
     int n;
     const char *o_unix = x->o->unix_socket;
@@ -424,8 +430,6 @@ static int conn_open(struct ctx *x, const sk_url_t *u, struct conn *c, struct re
             for (char *line = strtok(desc, "\n"); line != NULL; line = strtok(NULL, "\n"))
                 sk_log_info("%s", line);
         }
-#else
-        return failf(x, SK_ENOTBUILT, "https needs the TLS client (not built in)");
 #endif
     }
     return 0;

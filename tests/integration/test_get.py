@@ -32,6 +32,14 @@ def get(*args, timeout=TIMEOUT):
                           timeout=timeout)
 
 
+def tls_built_in():
+    r = get("https://127.0.0.1:1/")
+    return b"not built in" not in r.stderr
+
+
+needs_tls = pytest.mark.skipif(not tls_built_in(), reason="sockkit built without TLS")
+
+
 def err_line(r):
     """The one diagnosis line (stderr without -v)."""
     lines = r.stderr.decode().strip().splitlines()
@@ -544,6 +552,7 @@ def silent():
     s.close()
 
 
+@needs_tls
 def test_tls_handshake_timeout(silent):
     r = get("--tls-timeout", "0.5", "https://127.0.0.1:%d/" % silent)
     assert r.returncode == 1
@@ -610,6 +619,7 @@ def tls_server(server, www, pki, name):
     return "https://127.0.0.1:%d" % s.port("tls://")
 
 
+@needs_tls
 def test_https_self_signed(server, www):
     s = server("serve", "http", str(www), "--listen", "tls://127.0.0.1:0", "--self-signed")
     url = "https://127.0.0.1:%d/a.txt" % s.port("tls://")
@@ -626,6 +636,7 @@ def test_https_self_signed(server, www):
     assert "reusing connection to 127.0.0.1:%d" % s.port("tls://") in err
 
 
+@needs_tls
 def test_https_test_ca(server, www, pki):
     url = tls_server(server, www, pki, "good") + "/a.txt"
     r = get("--cacert", pki / "ca.pem", "-v", url)
@@ -639,6 +650,7 @@ def test_https_test_ca(server, www, pki):
     assert r.returncode == 1 and "certificate signed by an unknown CA" in err_line(r)
 
 
+@needs_tls
 def test_https_wrong_name(server, www, pki):
     url = tls_server(server, www, pki, "other") + "/a.txt"
     r = get("--cacert", pki / "ca.pem", url)
@@ -647,6 +659,7 @@ def test_https_wrong_name(server, www, pki):
     assert "other.example" in line and "127.0.0.1" in line, line
 
 
+@needs_tls
 def test_https_expired(server, www, pki):
     url = tls_server(server, www, pki, "expired") + "/a.txt"
     r = get("--cacert", pki / "ca.pem", url)
@@ -655,6 +668,7 @@ def test_https_expired(server, www, pki):
     assert "expired" in line and "GMT" in line, line
 
 
+@needs_tls
 def test_https_on_plain_port_and_tls_on_http(sk_http):
     r = get(sk_http.replace("http://", "https://") + "/a.txt")
     assert r.returncode == 1
@@ -706,6 +720,7 @@ def test_tls_answer_on_http_url(tls_alert):
                           "port?) from 127.0.0.1:%d" % (url, tls_alert)
 
 
+@needs_tls
 def test_redirect_same_origin_https(server, www, pki):
     (www / "go").mkdir()
     url = tls_server(server, www, pki, "good") + "/go"
@@ -715,6 +730,7 @@ def test_redirect_same_origin_https(server, www, pki):
     assert "following the redirect (301) to %s/" % url in r.stderr.decode()
 
 
+@needs_tls
 def test_redirect_downgrade(pki, py):
     """https -> http is refused unless --allow-downgrade."""
     handler = type("H", (Handler,), {"stop": threading.Event(), "plain_base": py})
@@ -734,6 +750,14 @@ def test_redirect_downgrade(pki, py):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_https_without_tls_build():
+    if tls_built_in():
+        pytest.skip("TLS is built in")
+    r = get("https://127.0.0.1:1/")
+    assert err_line(r) == "sockkit get: https://127.0.0.1:1/: https needs the TLS client (not " \
+                          "built in: OpenSSL was missing at build time)"
 
 
 def test_url_errors():
