@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -284,6 +286,93 @@ static void fill_names(struct conn *c)
         strcpy(c->local, "(unnamed)");
 }
 
+/* getaddrinfo cannot be cancelled or bounded, so under --max-time it runs
+ * in a thread and the caller stops waiting at the deadline. The job is
+ * shared: whichever side finishes last frees it. */
+struct resolve_job {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done, abandoned;
+    sk_endpoint_t ep;
+    int family, n;
+    sk_addr_t *addrs;
+    struct sk_err err;
+};
+
+static void job_free(struct resolve_job *j)
+{
+    pthread_mutex_destroy(&j->lock);
+    pthread_cond_destroy(&j->cond);
+    free(j->addrs);
+    sk_free(j);
+}
+
+static void *resolve_thread(void *arg)
+{
+    struct resolve_job *j = arg;
+    sk_addr_t *addrs = NULL;
+    int n = sk_endpoint_resolve(&j->ep, j->family, false, &addrs, &j->err);
+    pthread_mutex_lock(&j->lock);
+    j->n = n;
+    j->addrs = n > 0 ? addrs : NULL;
+    j->done = true;
+    bool abandoned = j->abandoned;
+    pthread_cond_signal(&j->cond);
+    pthread_mutex_unlock(&j->lock);
+    if (abandoned)
+        job_free(j);
+    return NULL;
+}
+
+/* sk_endpoint_resolve bounded by deadline_us (sk_clock_us). Returns the
+ * count with *out owned, a negative code with err filled, or -ETIME. */
+static int resolve_bounded(const sk_endpoint_t *ep, int family, uint64_t deadline_us,
+                           sk_addr_t **out, struct sk_err *err)
+{
+    if (deadline_us == 0)
+        return sk_endpoint_resolve(ep, family, false, out, err);
+    struct resolve_job *j = sk_calloc(1, sizeof(*j));
+    if (j == NULL)
+        return -ENOMEM;
+    j->ep = *ep;
+    j->family = family;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&j->lock, NULL);
+    pthread_cond_init(&j->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_t t;
+    pthread_attr_t ta;
+    pthread_attr_init(&ta);
+    pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+    int prc = pthread_create(&t, &ta, resolve_thread, j);
+    pthread_attr_destroy(&ta);
+    if (prc != 0) {
+        job_free(j);
+        return sk_endpoint_resolve(ep, family, false, out, err);
+    }
+    /* sk_clock_us is CLOCK_MONOTONIC too. */
+    struct timespec ts = {.tv_sec = (time_t)(deadline_us / 1000000),
+                          .tv_nsec = (long)(deadline_us % 1000000) * 1000};
+    pthread_mutex_lock(&j->lock);
+    while (!j->done)
+        if (pthread_cond_timedwait(&j->cond, &j->lock, &ts) == ETIMEDOUT)
+            break;
+    if (!j->done) {
+        j->abandoned = true; /* the thread frees the job when it returns */
+        pthread_mutex_unlock(&j->lock);
+        return -ETIME;
+    }
+    pthread_mutex_unlock(&j->lock);
+    int n = j->n;
+    *out = j->addrs;
+    j->addrs = NULL;
+    *err = j->err;
+    job_free(j);
+    return n;
+}
+
 static int resolve(struct ctx *x, const sk_url_t *u, sk_addr_t **addrs)
 {
     sk_endpoint_t ep = {.transport = SK_TRANSPORT_TCP, .port = u->port, .host_is_v6 = u->ipv6};
@@ -291,7 +380,10 @@ static int resolve(struct ctx *x, const sk_url_t *u, sk_addr_t **addrs)
         return failf(x, -ENAMETOOLONG, "host name too long");
     strcpy(ep.host, u->host);
     struct sk_err err = {0};
-    int n = sk_endpoint_resolve(&ep, x->o->family, false, addrs, &err);
+    int n = resolve_bounded(&ep, x->o->family, x->deadline, addrs, &err);
+    if (n == -ETIME)
+        return failf(x, n, "gave up after %.1f s (--max-time) resolving the host name '%s'",
+                     secs(x->o->max_time_ms), u->host);
     if (n == -ENOENT)
         return failf(x, n, "cannot resolve host name '%s': name not found%s", u->host,
                      x->o->family == AF_INET    ? " (for IPv4, -4)"

@@ -496,6 +496,36 @@ def test_refused_and_name_not_found():
     assert r.returncode == 1 and "IPv6 address but IPv4 was asked for" in err_line(r)
 
 
+def test_max_time_bounds_name_resolution(tmp_path):
+    """A nameserver that never answers: --max-time still holds. The test
+    gives sockkit its own resolv.conf in a private mount namespace and runs
+    the silent nameserver on a loopback UDP port."""
+    if os.getuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) for a private resolv.conf")
+    dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        dns.bind(("127.0.0.1", 53))
+    except OSError:
+        dns.close()
+        pytest.skip("loopback port 53 is taken")
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("nameserver 127.0.0.1\noptions timeout:5 attempts:3\n")
+    try:
+        t = time.monotonic()
+        r = subprocess.run(["unshare", "-m", "sh", "-c",
+                            'mount --bind "$1" /etc/resolv.conf && exec "$2" get -m 0.5 '
+                            'http://silent-dns.example/', "sh", str(conf), SOCKKIT],
+                           capture_output=True, timeout=TIMEOUT)
+        took = time.monotonic() - t
+    finally:
+        dns.close()
+    if b"mount" in r.stderr and r.returncode != 1:
+        pytest.skip("cannot bind-mount in a private namespace here: %r" % r.stderr)
+    assert r.returncode == 1 and took < 3, (took, r.stderr)
+    assert err_line(r) == "sockkit get: http://silent-dns.example/: gave up after 0.5 s " \
+                          "(--max-time) resolving the host name 'silent-dns.example'"
+
+
 def test_connect_timeout():
     """A listener whose accept queue is full drops our SYN."""
     s = socket.socket()
