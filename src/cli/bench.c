@@ -11,6 +11,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "proto/url.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1058,54 +1059,16 @@ static const char http_usage[] =
     "  sockkit bench http http://127.0.0.1:8080/ -c 20 --rate 5000 -d 30 --json\n"
     "  taskset -c 1 sockkit bench http http://[::1]:8080/1k -c 50 -t 1 --no-keepalive\n";
 
-/* Splits http://HOST[:PORT][/PATH] into an endpoint, the Host header value
- * and the request target. Exits 2 on anything else. */
-static void parse_http_url(const char *cmd, const char *url, sk_endpoint_t *ep, bool *https,
-                           char *host, size_t hostcap, char *path, size_t pathcap)
+/* The endpoint of a parsed URL (its host to resolve and its port). */
+static void url_endpoint(const char *cmd, const char *url, const sk_url_t *u, sk_endpoint_t *ep)
 {
-    const char *rest;
-    *https = strncasecmp(url, "https://", 8) == 0;
-    if (strncasecmp(url, "http://", 7) == 0)
-        rest = url + 7;
-    else if (*https)
-        rest = url + 8;
-    else
-        sk_cli_usage_error(cmd, "'%s' is not an http:// or https:// URL", url);
-    size_t alen = strcspn(rest, "/?#");
-    if (alen == 0 || alen >= hostcap)
-        sk_cli_usage_error(cmd, "'%s': the host is missing or too long", url);
-    if (memchr(rest, '@', alen) != NULL)
-        sk_cli_usage_error(cmd, "'%s': user information in URLs is not supported", url);
-    memcpy(host, rest, alen);
-    host[alen] = '\0';
-    const char *p = rest + alen;
-    if (*p == '#' || *p == '\0')
-        snprintf(path, pathcap, "/");
-    else if ((size_t)snprintf(path, pathcap, "%s%.*s", *p == '?' ? "/" : "", (int)strcspn(p, "#"),
-                              p) >= pathcap)
-        sk_cli_usage_error(cmd, "'%s': the path is too long", url);
-    for (const char *q = path; *q; q++)
-        if ((unsigned char)*q <= ' ' || *q == 0x7f)
-            sk_cli_usage_error(cmd,
-                               "'%s': spaces and control characters must be "
-                               "percent-encoded",
-                               url);
-    /* The authority is HOST, HOST:PORT or [V6]:PORT; the port defaults to
-     * 80 (443 for https) and then the Host header omits it (RFC 9110
-     * §7.2). */
-    char eptext[320];
-    const char *colon = host[0] == '[' ? strstr(host, "]:") : strrchr(host, ':');
-    if (colon != NULL && host[0] == '[')
-        colon++;
-    if (colon == NULL)
-        snprintf(eptext, sizeof(eptext), "tcp://%s:%d", host, *https ? 443 : 80);
-    else
-        snprintf(eptext, sizeof(eptext), "tcp://%s", host);
+    char text[320];
+    snprintf(text, sizeof(text), u->ipv6 ? "tcp://[%s]:%u" : "tcp://%s:%u", u->host, u->port);
     struct sk_err err = {0};
-    if (sk_endpoint_parse(ep, eptext, &err) < 0)
+    if (sk_endpoint_parse(ep, text, &err) < 0)
         sk_cli_usage_error(cmd, "bad URL '%s': %s", url, err.msg);
-    if (ep->host[0] == '\0' || ep->port == 0)
-        sk_cli_usage_error(cmd, "bad URL '%s': a host and a non-zero port are required", url);
+    if (ep->port == 0)
+        sk_cli_usage_error(cmd, "bad URL '%s': port 0 cannot be connected to", url);
 }
 
 static int cmd_http(int argc, char **argv)
@@ -1188,15 +1151,13 @@ static int cmd_http(int argc, char **argv)
         sk_cli_usage_error(cmd,
                            optind >= argc ? "a URL is required" : "exactly one URL is expected");
     const char *url = argv[optind];
+    sk_url_t u = {0};
+    struct sk_err uerr = {0};
+    if (sk_url_parse(&u, url, false, &uerr) < 0)
+        sk_cli_usage_error(cmd, "bad URL '%s': %s", url, uerr.msg);
     sk_endpoint_t ep;
-    char host[300], path[4096];
-    bool https;
-    parse_http_url(cmd, url, &ep, &https, host, sizeof(host), path, sizeof(path));
-    /* Host without the default port (RFC 9110 §7.2). */
-    size_t hl = strlen(host);
-    const char *dflt = https ? ":443" : ":80";
-    if (hl > strlen(dflt) && strcmp(host + hl - strlen(dflt), dflt) == 0)
-        host[hl - strlen(dflt)] = '\0';
+    url_endpoint(cmd, url, &u, &ep);
+    bool https = u.https;
 #ifdef SK_HAVE_OPENSSL
     struct tls_wrap tw = {.host = ep.host, .timeout_ms = tls.timeout_ms};
     if (https) {
@@ -1236,9 +1197,9 @@ static int cmd_http(int argc, char **argv)
     FILE *f = open_memstream(&req, &reqlen);
     if (f == NULL)
         sk_cli_fail(cmd, "out of memory");
-    fprintf(f, "%s %s HTTP/1.1\r\n", method, path);
+    fprintf(f, "%s %s HTTP/1.1\r\n", method, u.target);
     if (!user_host)
-        fprintf(f, "Host: %s\r\n", host);
+        fprintf(f, "Host: %s\r\n", u.authority);
     if (!user_agent)
         fprintf(f, "User-Agent: sockkit-bench/%s\r\n", SK_VERSION);
     fprintf(f, "%s%s\r\n", headers, o.keepalive ? "" : "Connection: close\r\n");
@@ -1319,6 +1280,7 @@ static int cmd_http(int argc, char **argv)
     free(st);
     free(req);
     free(headers);
+    sk_url_fini(&u);
 #ifdef SK_HAVE_OPENSSL
     sk_tls_client_free(tw.tc);
 #endif

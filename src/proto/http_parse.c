@@ -255,7 +255,10 @@ static void parse_connection(const char *s, size_t n, bool *close, bool *keep_al
     sk_str_t el;
     sk_tok_list_init(&it, s, n);
     while (sk_tok_list_next(&it, &el)) {
-        size_t tlen = (size_t)(skip_class(el.ptr, el.ptr + el.len, C_TCHAR) - el.ptr);
+        /* Usually the element is the bare token, which saves a scan. */
+        size_t tlen = el.len;
+        if (!SK_TOK_EQ(el.ptr, tlen, "keep-alive") && !SK_TOK_EQ(el.ptr, tlen, "close"))
+            tlen = (size_t)(skip_class(el.ptr, el.ptr + el.len, C_TCHAR) - el.ptr);
         if (SK_TOK_EQ(el.ptr, tlen, "close"))
             *close = true;
         else if (SK_TOK_EQ(el.ptr, tlen, "keep-alive"))

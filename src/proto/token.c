@@ -43,20 +43,8 @@
 
 const uint16_t sk__tok_class[256] = {C64(0), C64(64), C64(128), C64(192)};
 
-bool sk_tok_list_next(sk_tok_list_t *it, sk_str_t *elem)
+const char *sk__tok_list_quoted(const char *p, const char *end)
 {
-    const char *p = it->p, *end = it->end;
-    for (;;) {
-        p = sk_tok_skip_ows(p, end);
-        if (p == end) {
-            it->p = p;
-            return false;
-        }
-        if (*p != ',')
-            break;
-        p++; /* an empty element */
-    }
-    const char *start = p;
     const char *quoted_comma = NULL; /* the first comma inside quotes */
     bool quoted = false;
     for (; p < end; p++) {
@@ -78,13 +66,7 @@ bool sk_tok_list_next(sk_tok_list_t *it, sk_str_t *elem)
      * after it still count. */
     if (quoted && quoted_comma != NULL)
         p = quoted_comma;
-    const char *e = p;
-    while (e > start && (e[-1] == ' ' || e[-1] == '\t'))
-        e--;
-    elem->ptr = start;
-    elem->len = (size_t)(e - start);
-    it->p = p < end ? p + 1 : p;
-    return true;
+    return p;
 }
 
 enum sk_tok_cl sk_tok_content_length(const char *s, size_t n, bool *has, uint64_t *v)

@@ -121,10 +121,44 @@ static inline void sk_tok_list_init(sk_tok_list_t *it, const char *s, size_t n)
     it->end = s + n;
 }
 
+/* p is at a quote inside a list element: returns the end of the element
+ * (the separating comma or end). Internal to sk_tok_list_next. */
+const char *sk__tok_list_quoted(const char *p, const char *end);
+
 /* Stores the next non-empty element in *elem and returns true, or returns
  * false at the end of the list. An unterminated quoted-string ends its
- * element at the next comma; element parsers reject it. */
-bool sk_tok_list_next(sk_tok_list_t *it, sk_str_t *elem);
+ * element at the next comma; element parsers reject it. Inline, with the
+ * rare quoted case out of line: request parsing calls it for Connection and
+ * Transfer-Encoding on every request. */
+static inline bool sk_tok_list_next(sk_tok_list_t *it, sk_str_t *elem)
+{
+    const char *p = it->p, *end = it->end;
+    for (;;) {
+        p = sk_tok_skip_ows(p, end);
+        if (p == end) {
+            it->p = p;
+            return false;
+        }
+        if (*p != ',')
+            break;
+        p++; /* an empty element */
+    }
+    const char *start = p;
+    while (p < end && *p != ',') {
+        if (*p == '"') {
+            p = sk__tok_list_quoted(p, end);
+            break;
+        }
+        p++;
+    }
+    const char *e = p;
+    while (e > start && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    elem->ptr = start;
+    elem->len = (size_t)(e - start);
+    it->p = p < end ? p + 1 : p;
+    return true;
+}
 
 /* Content-Length = 1*DIGIT (RFC 9110 §8.6), where a recipient may accept a
  * list of identical values ("5, 5") as one. *has says whether an earlier
