@@ -49,11 +49,18 @@ struct common {
 #define OPT_JSON 2000
 #define OPT_QUIET 2001
 #define OPT_WARMUP 2002
-#define OPT_CONNS 2003
 #define OPT_COMPARE 2004
 #define OPT_TIMEOUT 2005
-#define OPT_SIZE 2006
-#define OPT_CACERT 2007
+#define OPT_HOLD 2007
+#define OPT_SAMPLE 2008
+#define OPT_SRC_FIRST 2009
+#define OPT_CHILD 2010
+#define OPT_BACKENDS 2011
+#define OPT_LADDER 2012
+#define OPT_ACTIVE 2013
+#define OPT_CSV 2014
+#define OPT_SVG 2015
+#define OPT_NO_KEEPALIVE 2016
 
 #define COMMON_OPTS                                                                                \
     {"duration", required_argument, NULL, 'd'}, {"json", no_argument, NULL, OPT_JSON},             \
@@ -792,12 +799,12 @@ static int cmd_conns(int argc, char **argv)
     static const struct option opts[] = {
         {"conns", required_argument, NULL, 'n'},
         {"rate", required_argument, NULL, 'r'},
-        {"hold", required_argument, NULL, OPT_WARMUP},
-        {"sample", required_argument, NULL, OPT_SIZE},
+        {"hold", required_argument, NULL, OPT_HOLD},
+        {"sample", required_argument, NULL, OPT_SAMPLE},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"pid", required_argument, NULL, 'p'},
-        {"src-first", required_argument, NULL, OPT_CACERT},
-        {"child", no_argument, NULL, OPT_COMPARE},
+        {"src-first", required_argument, NULL, OPT_SRC_FIRST},
+        {"child", no_argument, NULL, OPT_CHILD},
         COMMON_OPTS,
         {NULL, 0, NULL, 0},
     };
@@ -820,10 +827,10 @@ static int cmd_conns(int argc, char **argv)
         case 'r':
             c.o.rate = (unsigned)sk_cli_long(cmd, "--rate", optarg, 0, 10000000);
             break;
-        case OPT_WARMUP:
+        case OPT_HOLD:
             c.hold_ms = sk_cli_seconds_ms(cmd, "--hold", optarg);
             break;
-        case OPT_SIZE:
+        case OPT_SAMPLE:
             c.sample = (unsigned)sk_cli_long(cmd, "--sample", optarg, 0, 1000);
             break;
         case OPT_TIMEOUT:
@@ -834,10 +841,10 @@ static int cmd_conns(int argc, char **argv)
         case 'p':
             c.pid = sk_cli_long(cmd, "--pid", optarg, 1, 1 << 30);
             break;
-        case OPT_CACERT:
+        case OPT_SRC_FIRST:
             c.o.src_first = (unsigned)sk_cli_long(cmd, "--src-first", optarg, 0, 254);
             break;
-        case OPT_COMPARE:
+        case OPT_CHILD:
             c.child = true;
             break;
         case 'h':
@@ -1078,7 +1085,7 @@ static int cmd_http(int argc, char **argv)
         {"threads", required_argument, NULL, 't'},
         {"rate", required_argument, NULL, 'R'},
         {"header", required_argument, NULL, 'H'},
-        {"no-keepalive", no_argument, NULL, OPT_COMPARE},
+        {"no-keepalive", no_argument, NULL, OPT_NO_KEEPALIVE},
         {"method", required_argument, NULL, 'm'},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         SK_CLI_TLS_CLIENT_OPTS,
@@ -1126,7 +1133,7 @@ static int cmd_http(int argc, char **argv)
             memcpy(headers + len + add, "\r\n", 3);
             break;
         }
-        case OPT_COMPARE:
+        case OPT_NO_KEEPALIVE:
             o.keepalive = false;
             break;
         case 'm':
@@ -1376,12 +1383,12 @@ static int cmd_backends(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"warmup", required_argument, NULL, OPT_WARMUP},
-        {"backends", required_argument, NULL, OPT_COMPARE},
-        {"ladder", required_argument, NULL, OPT_CONNS},
-        {"active", required_argument, NULL, OPT_TIMEOUT},
+        {"backends", required_argument, NULL, OPT_BACKENDS},
+        {"ladder", required_argument, NULL, OPT_LADDER},
+        {"active", required_argument, NULL, OPT_ACTIVE},
         {"size", required_argument, NULL, 's'},
-        {"csv", required_argument, NULL, OPT_CACERT},
-        {"svg", required_argument, NULL, OPT_SIZE},
+        {"csv", required_argument, NULL, OPT_CSV},
+        {"svg", required_argument, NULL, OPT_SVG},
         COMMON_OPTS,
         {NULL, 0, NULL, 0},
     };
@@ -1403,23 +1410,23 @@ static int cmd_backends(int argc, char **argv)
         case OPT_WARMUP:
             o.warmup_ms = sk_cli_seconds_ms(cmd, "--warmup", optarg);
             break;
-        case OPT_COMPARE:
+        case OPT_BACKENDS:
             free(list);
             list = sk_xstrdup(optarg);
             break;
-        case OPT_CONNS:
+        case OPT_LADDER:
             nladder = parse_list(cmd, "--ladder", optarg, ladder, 16, 1000000);
             break;
-        case OPT_TIMEOUT:
+        case OPT_ACTIVE:
             o.active = (unsigned)sk_cli_long(cmd, "--active", optarg, 1, 1000);
             break;
         case 's':
             o.size = parse_size(cmd, "--size", optarg, 1u << 20);
             break;
-        case OPT_CACERT:
+        case OPT_CSV:
             csv = optarg;
             break;
-        case OPT_SIZE:
+        case OPT_SVG:
             svg = optarg;
             break;
         case 'h':
