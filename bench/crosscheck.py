@@ -65,13 +65,7 @@ def log(*a):
 
 def cleanup():
     for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop(p)
     shutil.rmtree(TMP, ignore_errors=True)
 
 
