@@ -29,6 +29,11 @@ void sk_cli_endpoint(const char *cmd, const char *text, sk_endpoint_t *ep);
 /* Parses a non-negative integer in [min, max] or exits 2. */
 long sk_cli_long(const char *cmd, const char *opt, const char *text, long min, long max);
 
+/* Parses a byte count with an optional K, M or G suffix (powers of 1024)
+ * in [min, max] or exits 2. */
+unsigned long long sk_cli_size(const char *cmd, const char *opt, const char *text,
+                               unsigned long long min, unsigned long long max);
+
 /* Parses seconds (may be fractional) into milliseconds or exits 2. */
 unsigned sk_cli_seconds_ms(const char *cmd, const char *opt, const char *text);
 
@@ -64,5 +69,7 @@ extern const char sk_cli_server_opts_help[];
 int sk_cmd_serve(int argc, char **argv);
 int sk_cmd_connect(int argc, char **argv);
 int sk_cmd_listen(int argc, char **argv);
+int sk_cmd_msg(int argc, char **argv);
+int sk_cmd_broadcast(int argc, char **argv);
 
 #endif
