@@ -12,8 +12,11 @@ static const char usage[] =
     "Commands:\n"
     "  serve echo EP...       echo every byte / datagram back\n"
     "  serve discard EP...    read and drop (throughput sink)\n"
+    "  serve msg EP...        framed JSON request/reply\n"
     "  connect EP             stdin -> socket, socket -> stdout\n"
     "  listen EP              accept one peer (or receive datagrams), bridge to stdio\n"
+    "  msg EP [JSON]...       framed JSON client (arguments or stdin lines)\n"
+    "  broadcast PORT MESSAGE UDP broadcast sender\n"
     "\n"
     "Endpoints (EP): HOST:PORT, tcp://HOST:PORT, :PORT (all interfaces), udp://HOST:PORT,\n"
     "unix:PATH, unix:@NAME (abstract), unixgram:PATH, unixgram:@NAME, tls://HOST:PORT.\n"
@@ -31,9 +34,8 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"serve", sk_cmd_serve},
-    {"connect", sk_cmd_connect},
-    {"listen", sk_cmd_listen},
+    {"serve", sk_cmd_serve}, {"connect", sk_cmd_connect},     {"listen", sk_cmd_listen},
+    {"msg", sk_cmd_msg},     {"broadcast", sk_cmd_broadcast},
 };
 
 int main(int argc, char **argv)
