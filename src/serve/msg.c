@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A frame stalled half-way, or replies the peer does not read, end the
@@ -31,6 +32,9 @@
 #define MSG_STALL_MS 60000
 /* A reply buffer that grew past this (a large echo) is freed after use. */
 #define REPLY_KEEP (64 * 1024)
+/* Bytes of the per-worker arena jansson allocates from while it parses
+ * one request; a request that needs more falls back to malloc. */
+#define ARENA_SIZE (16 * 1024)
 
 enum { C_OPEN, C_TOTAL, C_FRAMES, C_BYTES_IN, C_BYTES_OUT, C_ERRORS, C_COUNT };
 
@@ -39,6 +43,7 @@ struct msg_worker {
     struct msg_worker *prev, *next;
     sk__msg_shared_t *shared;
     sk_buf_t reply; /* where replies are built, reused across requests */
+    char *arena;    /* ARENA_SIZE bytes, allocated at the first request */
 };
 
 struct sk__msg_shared {
@@ -58,6 +63,44 @@ static inline void bump(struct msg_worker *w, int i, uint64_t n)
 {
     atomic_store_explicit(&w->c[i], atomic_load_explicit(&w->c[i], memory_order_relaxed) + n,
                           memory_order_relaxed);
+}
+
+/* ---- a request arena for jansson ------------------------------------------
+ *
+ * Parsing {"op":"ping","id":1} costs jansson half a dozen malloc/free
+ * pairs, as much as the parse itself. While handle() runs, jansson
+ * allocates from this thread's worker arena instead (a bump pointer reset
+ * per request) and frees into it as no-ops; every value dies before
+ * handle() returns. Outside handle(), or when the arena is full, the hooks
+ * are plain malloc/free, so other jansson users in the process (the
+ * hooks are process-wide) are unaffected. */
+
+static _Thread_local char *arena_base; /* NULL outside handle() */
+static _Thread_local size_t arena_used;
+
+static void *arena_malloc(size_t n)
+{
+    size_t need = (n + 15) & ~(size_t)15;
+    if (arena_base != NULL && need >= n && need <= ARENA_SIZE - arena_used) {
+        void *p = arena_base + arena_used;
+        arena_used += need;
+        return p;
+    }
+    return malloc(n);
+}
+
+static void arena_free(void *p)
+{
+    if (arena_base != NULL && (char *)p >= arena_base && (char *)p < arena_base + ARENA_SIZE)
+        return;
+    free(p);
+}
+
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+
+static void arena_install(void)
+{
+    json_set_alloc_funcs(arena_malloc, arena_free);
 }
 
 /* ---- per-worker state --------------------------------------------------- */
@@ -93,6 +136,7 @@ static void msg_worker_fini(void *worker)
         w->next->prev = w->prev;
     pthread_mutex_unlock(&sh->lock);
     sk_buf_fini(&w->reply);
+    sk_free(w->arena);
     sk_free(w);
 }
 
@@ -219,8 +263,8 @@ static bool str_is(const json_t *s, const char *lit, size_t n)
     return json_string_length(s) == n && memcmp(json_string_value(s), lit, n) == 0;
 }
 
-/* Answers one request frame. Returns 0 or -ENOMEM. */
-static int handle(struct msg_worker *w, sk_outq_t *out, const char *p, size_t n)
+/* Parses one request frame and queues its reply. Returns 0 or -ENOMEM. */
+static int handle_json(struct msg_worker *w, sk_outq_t *out, const char *p, size_t n)
 {
     json_error_t jerr;
     /* DECODE_ANY so a valid non-object is told apart from broken JSON;
@@ -268,6 +312,19 @@ static int handle(struct msg_worker *w, sk_outq_t *out, const char *p, size_t n)
     if (rc < 0)
         sk_buf_consume(&w->reply, w->reply.len);
     json_decref(req);
+    return rc;
+}
+
+/* Answers one request frame with jansson allocating from the arena.
+ * Returns 0 or -ENOMEM. */
+static int handle(struct msg_worker *w, sk_outq_t *out, const char *p, size_t n)
+{
+    if (w->arena == NULL)
+        w->arena = sk_malloc(ARENA_SIZE); /* NULL: plain malloc, still correct */
+    arena_base = w->arena;
+    arena_used = 0;
+    int rc = handle_json(w, out, p, n);
+    arena_base = NULL;
     return rc;
 }
 
@@ -359,6 +416,7 @@ int sk_msg_config_init(sk_msg_config_t *cfg, size_t max_frame)
     if (cfg->state == NULL)
         return -ENOMEM;
     pthread_mutex_init(&cfg->state->lock, NULL);
+    pthread_once(&arena_once, arena_install);
     cfg->state->start_ms = sk_clock_ms();
     cfg->service = (sk_service_t){
         .stream = &msg_proto,
