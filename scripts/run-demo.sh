@@ -1,6 +1,7 @@
 #!/bin/sh
 # run-demo.sh -- `make run`: serve the bundled demo site on
-# http://127.0.0.1:8080 until Ctrl-C. The large file used to try Range
+# http://127.0.0.1:8080 and https://127.0.0.1:8443 (a self-signed certificate
+# made at start-up; its fingerprint is printed) until Ctrl-C. The large file used to try Range
 # requests (seeking) is generated here rather than kept in git.
 set -eu
 cd "$(dirname "$0")/.."
@@ -10,5 +11,6 @@ if [ ! -f demo/media/large.bin ]; then
     head -c 33554432 /dev/urandom > demo/media/large.bin.tmp
     mv demo/media/large.bin.tmp demo/media/large.bin
 fi
-echo "sockkit: serving demo/ on http://127.0.0.1:8080 (Ctrl-C stops)" >&2
-exec build/sockkit serve http demo --listen 127.0.0.1:8080 --access-log - "$@"
+echo "sockkit: serving demo/ on http://127.0.0.1:8080 and https://127.0.0.1:8443 (self-signed; Ctrl-C stops)" >&2
+exec build/sockkit serve http demo --listen 127.0.0.1:8080 --listen tls://127.0.0.1:8443 \
+    --self-signed --access-log - "$@"

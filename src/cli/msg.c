@@ -13,6 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
+#ifdef SK_HAVE_OPENSSL
+#include "tls/tls.h"
+#endif
+
 static const char msg_usage[] =
     "Usage: sockkit msg [OPTIONS] EP [JSON]...\n"
     "\n"
@@ -29,9 +34,9 @@ static const char msg_usage[] =
     "                       (default 64M)\n"
     "      --window N       requests in flight at most (default 256)\n"
     "  -4, -6               use IPv4 / IPv6 addresses only\n"
-    "  -v, --verbose        report each address tried\n"
+    "  -v, --verbose        report each address tried (and the TLS session)\n"
     "  -h, --help           this help;  --version  print the version\n"
-    "\n"
+    "\n%s\n"
     "Exit status: 0 when every request was answered, 1 when the connection failed,\n"
     "timed out or closed early, a reply was not JSON, or (with --fail) a reply had\n"
     "\"ok\":false; 2 on bad usage.\n"
@@ -39,7 +44,8 @@ static const char msg_usage[] =
     "Examples:\n"
     "  sockkit msg 127.0.0.1:7001 '{\"op\":\"ping\",\"id\":1}'\n"
     "  sockkit msg unix:/tmp/msg.sock '{\"op\":\"echo\",\"data\":[1,2]}' '{\"op\":\"stats\"}'\n"
-    "  printf '{\"op\":\"ping\",\"id\":%%d}\\n' $(seq 1000) | sockkit msg :7001 --fail\n";
+    "  sockkit msg tls://localhost:7443 --cacert ca.pem '{\"op\":\"ping\"}'\n"
+    "  printf '{\"op\":\"ping\",\"id\":%%d}\\n' $(seq 1000) | sockkit msg 127.0.0.1:7001 --fail\n";
 
 struct printer {
     bool failed;    /* a reply had "ok":false */
@@ -94,19 +100,26 @@ static void on_attempt(void *ctx, const sk_addr_t *addr, int result, uint64_t el
 int sk_cmd_msg(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"timeout", required_argument, NULL, 't'}, {"fail", no_argument, NULL, 'f'},
-        {"max-frame", required_argument, NULL, 1}, {"window", required_argument, NULL, 2},
-        {"verbose", no_argument, NULL, 'v'},       {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+        {"timeout", required_argument, NULL, 't'},
+        {"fail", no_argument, NULL, 'f'},
+        {"max-frame", required_argument, NULL, 1},
+        {"window", required_argument, NULL, 2},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        SK_CLI_TLS_CLIENT_OPTS,
+        {NULL, 0, NULL, 0},
     };
     const char *cmd = "msg";
+    sk_cli_tls_t tls;
+    sk_cli_tls_defaults(&tls);
     int family = AF_UNSPEC;
     sk_msg_client_opts_t o = {
         .max_frame = SK_FRAME_MAX_DEFAULT, .timeout_ms = 10000, .window = 256};
     bool fail = false;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "46t:fvh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "46t:fvhk", opts, NULL)) != -1) {
         switch (c) {
         case '4':
             family = AF_INET;
@@ -130,12 +143,13 @@ int sk_cmd_msg(int argc, char **argv)
             sk_log_verbosity++;
             break;
         case 'h':
-            fputs(msg_usage, stdout);
+            printf(msg_usage, sk_cli_tls_client_help);
             return SK_EXIT_OK;
         case 'V':
             sk_cli_version();
         default:
-            sk_cli_usage_error(cmd, "unknown option");
+            if (!sk_cli_tls_opt(cmd, c, optarg, &tls))
+                sk_cli_usage_error(cmd, "unknown option");
         }
     }
     if (optind >= argc)
@@ -145,18 +159,52 @@ int sk_cmd_msg(int argc, char **argv)
     sk_cli_endpoint(cmd, eptext, &ep);
     if (!sk_endpoint_is_stream(&ep))
         sk_cli_usage_error(cmd, "'%s': framed messages need a stream endpoint (tcp, unix)", eptext);
+#ifndef SK_HAVE_OPENSSL
     if (ep.transport == SK_TRANSPORT_TLS)
-        sk_cli_usage_error(cmd, "'%s': TLS is not built into this version's clients yet", eptext);
-    if (ep.transport == SK_TRANSPORT_TCP && (ep.port == 0 || ep.host[0] == '\0'))
+        sk_cli_usage_error(cmd, "TLS is not built in (OpenSSL was missing at build time)");
+#endif
+    if ((ep.transport == SK_TRANSPORT_TCP || ep.transport == SK_TRANSPORT_TLS) &&
+        (ep.port == 0 || ep.host[0] == '\0'))
         sk_cli_usage_error(cmd, "'%s': a host and a port are required (e.g. 127.0.0.1:7001)",
                            eptext);
 
     sk_connect_opts_t co = {.family = family, .timeout_ms = o.timeout_ms, .on_attempt = on_attempt};
     struct sk_err err = {0};
+    sk_transport_t plain, *t = &plain;
+#ifdef SK_HAVE_OPENSSL
+    /* The TLS context first: a bad --cacert fails before connecting. */
+    sk_tls_client_t *tc = NULL;
+    if (ep.transport == SK_TRANSPORT_TLS) {
+        sk_tls_client_opts_t to = {.cacert = tls.cacert,
+                                   .insecure = tls.insecure,
+                                   .alpn = tls.alpn,
+                                   .verbose = sk_log_verbosity};
+        int trc = sk_tls_client_new(&tc, &to, &err);
+        if (trc == SK_EUSAGE)
+            sk_cli_usage_error(cmd, "%s", err.msg);
+        if (trc < 0)
+            sk_cli_fail(cmd, "%s", err.msg);
+    }
+#endif
     int fd = sk_endpoint_connect(&ep, &co, &err);
     if (fd < 0)
         sk_cli_fail(cmd, "cannot connect: %s", err.msg[0] ? err.msg : sk_strerror(fd));
     signal(SIGPIPE, SIG_IGN);
+    sk_transport_plain_init(&plain, fd);
+#ifdef SK_HAVE_OPENSSL
+    if (ep.transport == SK_TRANSPORT_TLS) {
+        if (sk_tls_client_wrap(tc, fd, ep.host, &t) < 0)
+            sk_cli_fail(cmd, "%s: cannot set up TLS for host '%s'", eptext, ep.host);
+        if (sk_tls_handshake(t, tls.timeout_ms, &err) < 0)
+            sk_cli_fail(cmd, "%s: %s", eptext, err.msg);
+        if (sk_log_verbosity > 0) {
+            char desc[1024];
+            sk_tls_describe(t, desc, sizeof(desc));
+            for (char *line = strtok(desc, "\n"); line != NULL; line = strtok(NULL, "\n"))
+                sk_log_info("%s", line);
+        }
+    }
+#endif
 
     sk_msg_args_t args = {.args = argv + optind, .n = argc - optind};
     sk_msg_lines_t lines;
@@ -165,10 +213,13 @@ int sk_cmd_msg(int argc, char **argv)
                               ? (sk_msg_source_t){sk_msg_args_next, &args, -1}
                               : (sk_msg_source_t){sk_msg_lines_next, &lines, STDIN_FILENO};
     struct printer pr = {.flush = optind >= argc};
-    sk_transport_t t;
-    sk_transport_plain_init(&t, fd);
-    int rc = sk_msg_client_run(&t, &src, print_reply, &pr, &o, &err);
+    int rc = sk_msg_client_run(t, &src, print_reply, &pr, &o, &err);
     fflush(stdout);
+    if (t != &plain)
+        t->ops->free(t);
+#ifdef SK_HAVE_OPENSSL
+    sk_tls_client_free(tc);
+#endif
     close(fd);
     sk_msg_lines_fini(&lines);
     if (rc < 0)

@@ -27,20 +27,23 @@ static void simple_usage(FILE *f, const char *kind)
     fprintf(f,
             "Usage: sockkit serve %s [OPTIONS] EP...\n"
             "\n"
-            "%s on every endpoint given: tcp, udp, unix, unix abstract and\n"
-            "unixgram, any number of them in one process. Each bound endpoint is\n"
-            "printed as `listening on EP` (with the real port) on stderr.\n"
-            "\n%s\n"
+            "%s on every endpoint given: tcp, udp, unix, unix abstract,\n"
+            "unixgram and tls, any number of them in one process. Each bound endpoint\n"
+            "is printed as `listening on EP` (with the real port) on stderr.\n"
+            "\n%s\n%s\n"
             "Examples:\n"
             "  sockkit serve %s :7000 udp://:7000\n"
             "  sockkit serve %s 127.0.0.1:0 unix:/tmp/%s.sock unix:@%s --workers 2\n"
-            "  sockkit serve %s [::1]:7000 --backend poll -o rcvbuf=1M -v\n",
+            "  sockkit serve %s [::1]:7000 --backend poll -o rcvbuf=1M -v\n"
+            "  sockkit serve %s tls://127.0.0.1:7443 --self-signed\n"
+            "  sockkit serve %s tls://:7443 --cert chain.pem --key key.pem --alpn myproto\n",
             kind,
             strcmp(kind, "echo") == 0
                 ? "Echo every byte back (a stream peer's half-close is answered after the\n"
                   "last byte owed) and every datagram back to its sender,"
                 : "Read and drop every byte and datagram,",
-            sk_cli_server_opts_help, kind, kind, kind, kind, kind);
+            sk_cli_server_opts_help, sk_cli_tls_server_help, kind, kind, kind, kind, kind, kind,
+            kind);
 }
 
 /* Replies here are small writes that must not wait for an ACK (Nagle plus
@@ -54,8 +57,10 @@ static void default_nodelay(sk_server_config_t *cfg)
 }
 
 /* Parses n endpoint arguments (exits 2 on a bad one); stream_only refuses
- * datagram endpoints. Returns a calloc'd array. */
-static sk_endpoint_t *parse_endpoints(const char *cmd, char **texts, int n, bool stream_only)
+ * datagram endpoints; *any_tls tells whether one is tls://. Returns a
+ * calloc'd array. */
+static sk_endpoint_t *parse_endpoints(const char *cmd, char **texts, int n, bool stream_only,
+                                      bool *any_tls)
 {
     sk_endpoint_t *eps = calloc((size_t)n, sizeof(*eps));
     if (eps == NULL)
@@ -63,23 +68,22 @@ static sk_endpoint_t *parse_endpoints(const char *cmd, char **texts, int n, bool
     for (int i = 0; i < n; i++) {
         sk_cli_endpoint(cmd, texts[i], &eps[i]);
         if (stream_only && !sk_endpoint_is_stream(&eps[i]))
-            sk_cli_usage_error(cmd, "'%s': this service needs a stream endpoint (tcp, unix)",
+            sk_cli_usage_error(cmd, "'%s': this service needs a stream endpoint (tcp, unix, tls)",
                                texts[i]);
-        if (eps[i].transport == SK_TRANSPORT_TLS)
-            sk_cli_usage_error(cmd,
-                               "'%s': TLS endpoints are served by 'serve http' only in "
-                               "this version",
-                               texts[i]);
+        *any_tls |= eps[i].transport == SK_TRANSPORT_TLS;
     }
     return eps;
 }
 
-/* Binds every endpoint to svc, runs until SIGINT/SIGTERM and returns the
- * exit status; exits 1 (or 2 for a usage error) when a bind fails. */
-static int listen_and_run(const char *cmd, const sk_server_config_t *cfg, const sk_endpoint_t *eps,
-                          const char *const *names, int n, const sk_service_t *svc)
+/* Sets up TLS when an endpoint needs it, binds every endpoint to svc, runs
+ * until SIGINT/SIGTERM and returns the exit status; exits 1 (or 2 for a
+ * usage error) when a bind fails. */
+static int listen_and_run(const char *cmd, sk_server_config_t *cfg, const sk_cli_tls_t *tls,
+                          bool any_tls, const sk_endpoint_t *eps, const char *const *names, int n,
+                          const sk_service_t *svc)
 {
     sk_log_timestamps = 1;
+    void *tls_ctx = sk_cli_tls_serve(cmd, tls, NULL, any_tls, cfg);
     sk_server_t *srv;
     if (sk_server_new(&srv, cfg) < 0)
         sk_cli_fail(cmd, "cannot create the server");
@@ -95,17 +99,21 @@ static int listen_and_run(const char *cmd, const sk_server_config_t *cfg, const 
     }
     int rc = sk_server_run(srv);
     sk_server_free(srv);
+    sk_cli_tls_serve_free(tls_ctx);
     return rc < 0 ? SK_EXIT_FAIL : SK_EXIT_OK;
 }
 
 /* echo and discard share everything but the service. */
 static int serve_simple(const char *kind, const sk_service_t *svc, int argc, char **argv)
 {
-    static const struct option opts[] = {SK_CLI_SERVER_OPTS, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        SK_CLI_SERVER_OPTS, SK_CLI_TLS_SERVER_OPTS, {NULL, 0, NULL, 0}};
     char cmd[32];
     snprintf(cmd, sizeof(cmd), "serve %s", kind);
     sk_server_config_t cfg;
     sk_server_config_defaults(&cfg);
+    sk_cli_tls_t tls;
+    sk_cli_tls_defaults(&tls);
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:vh", opts, NULL)) != -1) {
@@ -113,7 +121,7 @@ static int serve_simple(const char *kind, const sk_service_t *svc, int argc, cha
             simple_usage(stdout, kind);
             return SK_EXIT_OK;
         }
-        if (!sk_cli_server_opt(cmd, c, optarg, &cfg))
+        if (!sk_cli_server_opt(cmd, c, optarg, &cfg) && !sk_cli_tls_opt(cmd, c, optarg, &tls))
             sk_cli_usage_error(cmd, "unknown option");
     }
     if (optind >= argc)
@@ -121,8 +129,10 @@ static int serve_simple(const char *kind, const sk_service_t *svc, int argc, cha
     default_nodelay(&cfg);
 
     int nep = argc - optind;
-    sk_endpoint_t *eps = parse_endpoints(cmd, argv + optind, nep, false);
-    int rc = listen_and_run(cmd, &cfg, eps, (const char *const *)(argv + optind), nep, svc);
+    bool any_tls = false;
+    sk_endpoint_t *eps = parse_endpoints(cmd, argv + optind, nep, false, &any_tls);
+    int rc = listen_and_run(cmd, &cfg, &tls, any_tls, eps, (const char *const *)(argv + optind),
+                            nep, svc);
     free(eps);
     return rc;
 }
@@ -150,9 +160,11 @@ static const char http_usage[] =
     "      --dotfiles           serve names starting with a dot\n"
     "      --access-log FILE|-  log each request (off by default; - is stdout)\n"
     "      --log-format F       combined (default) or json\n"
-    "\n%s\n"
+    "\n%s\n%s\n"
     "Examples:\n"
     "  sockkit serve http ./public --listen :8080\n"
+    "  sockkit serve http site --listen :8080 --listen tls://:8443 --cert chain.pem --key key.pem\n"
+    "  sockkit serve http . --listen tls://127.0.0.1:8443 --self-signed\n"
     "  sockkit serve http site --listen 127.0.0.1:0 --listen unix:/run/site.sock --list-dirs\n"
     "  sockkit serve http . --access-log - --log-format json --workers 2\n";
 
@@ -175,6 +187,7 @@ static int serve_http(int argc, char **argv)
 {
     static const struct option opts[] = {
         SK_CLI_SERVER_OPTS,
+        SK_CLI_TLS_SERVER_OPTS,
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
@@ -194,6 +207,8 @@ static int serve_http(int argc, char **argv)
     sk_server_config_defaults(&cfg);
     sk_http_config_t hcfg;
     sk_http_config_defaults(&hcfg);
+    sk_cli_tls_t tls;
+    sk_cli_tls_defaults(&tls);
     const char **listens = calloc((size_t)argc + 1, sizeof(*listens));
     int nlisten = 0;
     const char *access_log = NULL;
@@ -205,7 +220,7 @@ static int serve_http(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "l:o:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'h':
-            printf(http_usage, sk_cli_server_opts_help);
+            printf(http_usage, sk_cli_server_opts_help, sk_cli_tls_server_help);
             free(listens);
             return SK_EXIT_OK;
         case OPT_LISTEN:
@@ -253,7 +268,7 @@ static int serve_http(int argc, char **argv)
                 sk_cli_usage_error(cmd, "--log-format: '%s' is not combined or json", optarg);
             break;
         default:
-            if (!sk_cli_server_opt(cmd, c, optarg, &cfg))
+            if (!sk_cli_server_opt(cmd, c, optarg, &cfg) && !sk_cli_tls_opt(cmd, c, optarg, &tls))
                 sk_cli_usage_error(cmd, "unknown option");
         }
     }
@@ -266,14 +281,14 @@ static int serve_http(int argc, char **argv)
     sk_endpoint_t *eps = calloc((size_t)nlisten, sizeof(*eps));
     if (eps == NULL)
         sk_cli_fail(cmd, "out of memory");
+    bool any_tls = false;
     for (int i = 0; i < nlisten; i++) {
         sk_cli_endpoint(cmd, listens[i], &eps[i]);
         if (!sk_endpoint_is_stream(&eps[i]))
             sk_cli_usage_error(cmd, "--listen %s: HTTP needs a stream endpoint", listens[i]);
-        if (eps[i].transport == SK_TRANSPORT_TLS)
-            sk_cli_usage_error(cmd, "--listen %s: TLS is not built into this version yet",
-                               listens[i]);
+        any_tls |= eps[i].transport == SK_TRANSPORT_TLS;
     }
+    void *tls_ctx = sk_cli_tls_serve(cmd, &tls, "http/1.1", any_tls, &cfg);
     struct sk_err err = {0};
     if (sk_http_config_open(&hcfg, root, &err) < 0)
         sk_cli_fail(cmd, "%s", err.msg);
@@ -300,6 +315,7 @@ static int serve_http(int argc, char **argv)
     sk_server_free(srv);
     sk_access_log_close(hcfg.access_log);
     sk_http_config_close(&hcfg);
+    sk_cli_tls_serve_free(tls_ctx);
     return rc < 0 ? SK_EXIT_FAIL : SK_EXIT_OK;
 }
 
@@ -307,7 +323,7 @@ static const char msg_usage[] =
     "Usage: sockkit serve msg [OPTIONS] EP...\n"
     "\n"
     "Answer framed JSON requests on every stream endpoint given (tcp, unix, unix\n"
-    "abstract). A frame is a 4-byte big-endian length, then that many bytes of\n"
+    "abstract, tls). A frame is a 4-byte big-endian length, then that many bytes of\n"
     "UTF-8 JSON. A request is an object {\"op\":..., \"id\":...}; each gets one reply\n"
     "frame, in order, carrying the request's id: {\"id\":..., \"ok\":true, ...} or\n"
     "{\"id\":..., \"ok\":false, \"error\":{\"code\":..., \"message\":...}}.\n"
@@ -324,9 +340,10 @@ static const char msg_usage[] =
     "Message options:\n"
     "      --max-frame N    largest request payload in bytes, K/M/G suffixes allowed\n"
     "                       (default 64M)\n"
-    "\n%s\n"
+    "\n%s\n%s\n"
     "Examples:\n"
     "  sockkit serve msg :7001 unix:/tmp/msg.sock\n"
+    "  sockkit serve msg tls://127.0.0.1:7443 --self-signed\n"
     "  sockkit serve msg 127.0.0.1:0 --workers 1 --max-frame 1M\n"
     "  sockkit msg 127.0.0.1:7001 '{\"op\":\"ping\",\"id\":1}'\n";
 
@@ -336,6 +353,7 @@ static int serve_msg(int argc, char **argv)
 {
     static const struct option opts[] = {
         SK_CLI_SERVER_OPTS,
+        SK_CLI_TLS_SERVER_OPTS,
         {"max-frame", required_argument, NULL, OPT_MAX_FRAME},
         {NULL, 0, NULL, 0},
     };
@@ -343,30 +361,33 @@ static int serve_msg(int argc, char **argv)
     sk_server_config_t cfg;
     sk_server_config_defaults(&cfg);
     size_t max_frame = SK_FRAME_MAX_DEFAULT;
+    sk_cli_tls_t tls;
+    sk_cli_tls_defaults(&tls);
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:vh", opts, NULL)) != -1) {
         if (c == 'h') {
-            printf(msg_usage, sk_cli_server_opts_help);
+            printf(msg_usage, sk_cli_server_opts_help, sk_cli_tls_server_help);
             return SK_EXIT_OK;
         }
         if (c == OPT_MAX_FRAME) {
             max_frame = (size_t)sk_cli_size(cmd, "--max-frame", optarg, 0, SK_FRAME_MAX_LIMIT);
             continue;
         }
-        if (!sk_cli_server_opt(cmd, c, optarg, &cfg))
+        if (!sk_cli_server_opt(cmd, c, optarg, &cfg) && !sk_cli_tls_opt(cmd, c, optarg, &tls))
             sk_cli_usage_error(cmd, "unknown option");
     }
     if (optind >= argc)
         sk_cli_usage_error(cmd, "at least one endpoint is required");
     default_nodelay(&cfg);
     int nep = argc - optind;
-    sk_endpoint_t *eps = parse_endpoints(cmd, argv + optind, nep, true);
+    bool any_tls = false;
+    sk_endpoint_t *eps = parse_endpoints(cmd, argv + optind, nep, true, &any_tls);
     sk_msg_config_t mcfg;
     if (sk_msg_config_init(&mcfg, max_frame) < 0)
         sk_cli_fail(cmd, "out of memory");
-    int rc =
-        listen_and_run(cmd, &cfg, eps, (const char *const *)(argv + optind), nep, &mcfg.service);
+    int rc = listen_and_run(cmd, &cfg, &tls, any_tls, eps, (const char *const *)(argv + optind),
+                            nep, &mcfg.service);
     free(eps);
     sk_msg_config_fini(&mcfg);
     return rc;

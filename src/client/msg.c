@@ -226,7 +226,8 @@ int sk_msg_client_run(sk_transport_t *t, const sk_msg_source_t *src, sk_msg_repl
                             o->timeout_ms / 1000.0, r.sent - r.answered, r.sent);
             break;
         }
-        if (ready || (pf[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+        /* Any readiness may unblock a read: TLS can need a write first. */
+        if (ready || pf[0].revents != 0) {
             int e = read_replies(&r, buf);
             if (e < 0) {
                 rc = e;

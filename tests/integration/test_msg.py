@@ -1,11 +1,13 @@
 """Framed JSON messages: `sockkit serve msg` driven by Python sockets (every
 op, every error reply, pipelining, oversized and truncated frames,
-back-pressure against a client that never reads, every transport and
-backend) and the `sockkit msg` client CLI against it and against scripted
-misbehaving servers."""
+back-pressure against a client that never reads, every transport including
+TLS, every backend) and the `sockkit msg` client CLI against it and against
+scripted misbehaving servers."""
 import json
 import os
+import shutil
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -457,8 +459,59 @@ def test_client_request_over_max_frame(msgsrv):
 def test_client_usage():
     r = run(["msg", "--help"])
     assert r.returncode == 0 and b"Examples" in r.stdout
-    for args in (["msg"], ["msg", "udp://127.0.0.1:9"], ["msg", "tls://127.0.0.1:9", "{}"],
+    for args in (["msg"], ["msg", "udp://127.0.0.1:9"], ["msg", "tls://127.0.0.1:0", "{}"],
                  ["msg", "bad:endpoint:x"], ["msg", "127.0.0.1:9", "--window", "0"]):
         r = run(args)
         assert r.returncode == 2, args
         assert r.stderr, args
+
+
+# ---- TLS -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def msg_pki(tmp_path_factory):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl command missing")
+    from test_tls import Pki
+    return Pki(tmp_path_factory.mktemp("msgpki"))
+
+
+def test_tls_server_python_client(server, msg_pki):
+    srv = server("serve", "msg", "tls://127.0.0.1:0", "127.0.0.1:0", "--cert",
+                 msg_pki.path("ec.chain.pem"), "--key", msg_pki.path("ec.key"), "--workers", "1")
+    port = int(srv.ep("tls://").rsplit(":", 1)[1])
+    ctx = ssl.create_default_context(cafile=msg_pki.path("ca.pem"))
+    raw = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    s = ctx.wrap_socket(raw, server_hostname="localhost")
+    s.sendall(b"".join(frame({"op": "echo", "id": i, "data": [i]}) for i in range(500)))
+    for i in range(500):
+        assert reply(s) == {"id": i, "ok": True, "data": [i]}
+    assert error_of(ask(s, b"{bad")) == "bad_json"
+    assert ask(s, {"op": "ping", "id": "t"}) == {"id": "t", "ok": True}
+    s.sendall(b"\xff\xff\xff\xff")
+    assert error_of(reply(s)) == "frame_too_large"
+    assert read_frame(s) is None
+    # The plain endpoint of the same server still answers.
+    assert ask(tcp(srv), {"op": "ping", "id": 1}) == {"id": 1, "ok": True}
+
+
+def test_tls_msg_client(server, msg_pki):
+    srv = server("serve", "msg", "tls://127.0.0.1:0", "--cert", msg_pki.path("ec.chain.pem"),
+                 "--key", msg_pki.path("ec.key"))
+    ep = "tls://localhost:%s" % srv.ep("tls://").rsplit(":", 1)[1]
+    r = run(["msg", ep, "--cacert", msg_pki.path("ca.pem"), '{"op":"ping","id":1}',
+             '{"op":"echo","id":2,"data":"over tls"}'])
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(x) for x in r.stdout.decode().splitlines()] == [
+        {"id": 1, "ok": True}, {"id": 2, "ok": True, "data": "over tls"}]
+    lines = "".join('{"op":"ping","id":%d}\n' % i for i in range(2000)).encode()
+    r = run(["msg", ep, "--cacert", msg_pki.path("ca.pem"), "--fail"], input=lines)
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.splitlines()) == 2000
+    # Not verified without the CA; -k skips verification with a warning.
+    r = run(["msg", ep, '{"op":"ping"}'])
+    assert r.returncode == 1 and b"unknown CA" in r.stderr
+    r = run(["msg", ep, "-k", '{"op":"ping","id":3}'])
+    assert r.returncode == 0 and json.loads(r.stdout) == {"id": 3, "ok": True}
+    assert b"insecure" in r.stderr
