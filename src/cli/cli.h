@@ -101,6 +101,18 @@ typedef struct sk_cli_tls {
 void sk_cli_tls_defaults(sk_cli_tls_t *o);
 bool sk_cli_tls_opt(const char *cmd, int c, const char *arg, sk_cli_tls_t *o);
 
+/* Clients (tls_client.c): the TLS context for a tls:// endpoint, built
+ * before connecting so a bad --cacert fails first (exits on error; free
+ * with sk_cli_tls_client_free); wrapping a connected socket for host and
+ * running the handshake (exits 1 with "WHAT: reason"), logging the session
+ * under -v. The transport returned is owned (free through its ops). */
+void *sk_cli_tls_client_new(const char *cmd, const sk_cli_tls_t *o);
+void sk_cli_tls_client_free(void *ctx);
+sk_transport_t *sk_cli_tls_client_start(const char *cmd, void *ctx, int fd, const char *host,
+                                        const char *what, unsigned timeout_ms);
+void sk_cli_tls_handshake(const char *cmd, const char *what, sk_transport_t *t,
+                          unsigned timeout_ms);
+
 /* Help texts for the server and the client TLS options. */
 extern const char sk_cli_tls_server_help[];
 extern const char sk_cli_tls_client_help[];

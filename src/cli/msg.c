@@ -13,11 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#ifdef SK_HAVE_OPENSSL
-#include "tls/tls.h"
-#endif
-
 static const char msg_usage[] =
     "Usage: sockkit msg [OPTIONS] EP [JSON]...\n"
     "\n"
@@ -159,10 +154,6 @@ int sk_cmd_msg(int argc, char **argv)
     sk_cli_endpoint(cmd, eptext, &ep);
     if (!sk_endpoint_is_stream(&ep))
         sk_cli_usage_error(cmd, "'%s': framed messages need a stream endpoint (tcp, unix)", eptext);
-#ifndef SK_HAVE_OPENSSL
-    if (ep.transport == SK_TRANSPORT_TLS)
-        sk_cli_usage_error(cmd, "TLS is not built in (OpenSSL was missing at build time)");
-#endif
     if ((ep.transport == SK_TRANSPORT_TCP || ep.transport == SK_TRANSPORT_TLS) &&
         (ep.port == 0 || ep.host[0] == '\0'))
         sk_cli_usage_error(cmd, "'%s': a host and a port are required (e.g. 127.0.0.1:7001)",
@@ -171,40 +162,15 @@ int sk_cmd_msg(int argc, char **argv)
     sk_connect_opts_t co = {.family = family, .timeout_ms = o.timeout_ms, .on_attempt = on_attempt};
     struct sk_err err = {0};
     sk_transport_t plain, *t = &plain;
-#ifdef SK_HAVE_OPENSSL
     /* The TLS context first: a bad --cacert fails before connecting. */
-    sk_tls_client_t *tc = NULL;
-    if (ep.transport == SK_TRANSPORT_TLS) {
-        sk_tls_client_opts_t to = {.cacert = tls.cacert,
-                                   .insecure = tls.insecure,
-                                   .alpn = tls.alpn,
-                                   .verbose = sk_log_verbosity};
-        int trc = sk_tls_client_new(&tc, &to, &err);
-        if (trc == SK_EUSAGE)
-            sk_cli_usage_error(cmd, "%s", err.msg);
-        if (trc < 0)
-            sk_cli_fail(cmd, "%s", err.msg);
-    }
-#endif
+    void *tc = ep.transport == SK_TRANSPORT_TLS ? sk_cli_tls_client_new(cmd, &tls) : NULL;
     int fd = sk_endpoint_connect(&ep, &co, &err);
     if (fd < 0)
         sk_cli_fail(cmd, "cannot connect: %s", err.msg[0] ? err.msg : sk_strerror(fd));
     signal(SIGPIPE, SIG_IGN);
     sk_transport_plain_init(&plain, fd);
-#ifdef SK_HAVE_OPENSSL
-    if (ep.transport == SK_TRANSPORT_TLS) {
-        if (sk_tls_client_wrap(tc, fd, ep.host, &t) < 0)
-            sk_cli_fail(cmd, "%s: cannot set up TLS for host '%s'", eptext, ep.host);
-        if (sk_tls_handshake(t, tls.timeout_ms, &err) < 0)
-            sk_cli_fail(cmd, "%s: %s", eptext, err.msg);
-        if (sk_log_verbosity > 0) {
-            char desc[1024];
-            sk_tls_describe(t, desc, sizeof(desc));
-            for (char *line = strtok(desc, "\n"); line != NULL; line = strtok(NULL, "\n"))
-                sk_log_info("%s", line);
-        }
-    }
-#endif
+    if (tc != NULL)
+        t = sk_cli_tls_client_start(cmd, tc, fd, ep.host, eptext, tls.timeout_ms);
 
     sk_msg_args_t args = {.args = argv + optind, .n = argc - optind};
     sk_msg_lines_t lines;
@@ -217,9 +183,7 @@ int sk_cmd_msg(int argc, char **argv)
     fflush(stdout);
     if (t != &plain)
         t->ops->free(t);
-#ifdef SK_HAVE_OPENSSL
-    sk_tls_client_free(tc);
-#endif
+    sk_cli_tls_client_free(tc);
     close(fd);
     sk_msg_lines_fini(&lines);
     if (rc < 0)
