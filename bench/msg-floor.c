@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +109,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: msg-floor tcp:HOST:PORT|unix:PATH\n");
         return 2;
     }
+    /* A client that finishes closes with replies still in flight. */
+    signal(SIGPIPE, SIG_IGN);
     int lfd = listen_on(&ep);
     int efd = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};

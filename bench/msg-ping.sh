@@ -34,7 +34,9 @@ CLK_TCK=$(getconf CLK_TCK)
 
 log() { printf '%s\n' "$*" >&2; }
 
-TMP=$(mktemp -d /tmp/sockkit-msgping.XXXXXX)
+mkdir -p build/bench
+# Private to this run, inside the tree (other tools clean /tmp).
+TMP=$(mktemp -d "$ROOT/build/bench/msgping.XXXXXX")
 declare -A WRAP=() # server/transport -> PID of its `timeout` wrapper
 declare -A SPID=() # server/transport -> PID of the server itself
 declare -A EP=()   # server/transport -> endpoint
@@ -107,6 +109,11 @@ for run in $(seq "$RUNS"); do
                 key="$name/$transport"
                 [ -n "${EP[$key]:-}" ] || continue
                 log "$transport c=$conns $name run $run/$RUNS ..."
+                if ! kill -0 "${SPID[$key]}" 2>/dev/null; then
+                    log "    $key is no longer running; its remaining runs are skipped"
+                    unset "EP[$key]"
+                    continue
+                fi
                 before=$(cpu_ticks "${SPID[$key]}")
                 if line=$(timeout $((DUR + 30)) taskset -c "$CLIENT_CPU" "$OUT/msg-ping" \
                     -c "$conns" -D "$DEPTH" -d "$DUR" "${EP[$key]}"); then
