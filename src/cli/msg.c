@@ -23,7 +23,7 @@ static const char msg_usage[] =
     "\n"
     "Options:\n"
     "  -t, --timeout S      connect timeout, and the longest wait for the server\n"
-    "                       while replies are owed (default 10)\n"
+    "                       while replies are owed (default 10; 0: none)\n"
     "  -f, --fail           exit 1 if any reply has \"ok\":false\n"
     "      --max-frame N    largest request or reply payload, K/M/G allowed\n"
     "                       (default 64M)\n"
