@@ -1,6 +1,7 @@
 /* internal.h -- sk__ symbols shared by the files of src/serve: the HTTP
  * request context that http.c (framing, sessions) hands to http_static.c
- * (files, ranges, conditionals, listings). */
+ * (files, ranges, conditionals, listings), and the msg service's fast-path
+ * switch. */
 #ifndef SK_SERVE_INTERNAL_H
 #define SK_SERVE_INTERNAL_H
 
@@ -34,5 +35,9 @@ int sk__http_simple(sk__http_req_t *r, int status, const char *extra);
 
 /* Serves GET/HEAD for r->req from the filesystem. Returns 0 or -ENOMEM. */
 int sk__http_static(sk__http_req_t *r);
+
+/* msg.c: answer flat ping/echo requests without jansson (default true).
+ * Tests and fuzz/fuzz_msg.c turn it off to compare both paths. */
+extern bool sk__msg_fast;
 
 #endif

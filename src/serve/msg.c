@@ -12,6 +12,7 @@
  * the registry lock. A worker that ends folds its counts into the retired
  * totals, so nothing is lost when connection threads come and go. */
 #include "serve/msg.h"
+#include "serve/internal.h"
 
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -219,12 +220,28 @@ static int send_reply(struct msg_worker *w, sk_outq_t *out)
     return rc;
 }
 
+/* The message as a JSON string. jansson quotes the offending input in its
+ * error texts ("invalid token near '...'"), which may be invalid UTF-8:
+ * then every byte outside printable ASCII becomes '?'. */
+static json_t *message_string(const char *message)
+{
+    json_t *m = json_string(message);
+    if (m != NULL)
+        return m;
+    char clean[256];
+    size_t i = 0;
+    for (; i < sizeof(clean) - 1 && message[i] != '\0'; i++)
+        clean[i] = message[i] >= 0x20 && message[i] < 0x7f ? message[i] : '?';
+    clean[i] = '\0';
+    return json_string(clean);
+}
+
 /* An error reply; message is plain text (escaped here). */
 static int reply_error(struct msg_worker *w, sk_outq_t *out, const json_t *id, const char *code,
                        const char *message)
 {
     sk_buf_t *b = &w->reply;
-    json_t *m = json_string(message);
+    json_t *m = message_string(message);
     int rc = -ENOMEM;
     if (m != NULL && put_head(b, id, false) == 0 && PUT_LIT(b, ",\"error\":{\"code\":\"") == 0 &&
         put(b, code, strlen(code)) == 0 && PUT_LIT(b, "\",\"message\":") == 0 &&
@@ -315,10 +332,161 @@ static int handle_json(struct msg_worker *w, sk_outq_t *out, const char *p, size
     return rc;
 }
 
+/* ---- the fast path: flat requests without jansson ---------------------------
+ *
+ * Most requests are flat objects of short values ({"op":"ping","id":17}).
+ * For those, a strict scanner of a JSON subset finds op, id and data and
+ * the reply copies their text, which is exactly what jansson would print:
+ * strings of printable ASCII without escapes, canonical integers of at
+ * most 18 digits (no "-0"), true, false and null. Anything outside the
+ * subset, and every error, goes to jansson, so the answers are the same
+ * either way (fuzz/fuzz_msg.c compares the two paths). */
+
+bool sk__msg_fast = true;
+
+struct flat {
+    sk_str_t op, id, data; /* raw value text; ptr NULL when absent */
+    bool op_is_string;
+};
+
+static size_t skip_ws(const char *p, size_t i, size_t n)
+{
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* p[i] is a quote: the end of a printable-ASCII string without escapes
+ * (just past its closing quote), or 0. */
+static size_t flat_string(const char *p, size_t i, size_t n)
+{
+    for (i++; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '"')
+            return i + 1;
+        if (c < 0x20 || c > 0x7e || c == '\\')
+            return 0;
+    }
+    return 0;
+}
+
+/* The end of a canonical integer starting at p[i], or 0. */
+static size_t flat_int(const char *p, size_t i, size_t n)
+{
+    size_t start = i;
+    if (p[i] == '-')
+        i++;
+    size_t digits = i;
+    while (i < n && p[i] >= '0' && p[i] <= '9')
+        i++;
+    if (i == digits || i - digits > 18)
+        return 0;
+    if (p[digits] == '0' && (i - digits > 1 || digits > start))
+        return 0; /* a leading zero (invalid) or -0 (printed as 0) */
+    if (i < n && (p[i] == '.' || p[i] == 'e' || p[i] == 'E'))
+        return 0; /* a real: jansson's printing differs */
+    return i;
+}
+
+static size_t flat_literal(const char *p, size_t i, size_t n)
+{
+    static const char *const lits[] = {"true", "false", "null"};
+    for (size_t k = 0; k < 3; k++) {
+        size_t len = strlen(lits[k]);
+        if (n - i >= len && memcmp(p + i, lits[k], len) == 0)
+            return i + len;
+    }
+    return 0;
+}
+
+static bool key_is(sk_str_t key, const char *lit, size_t n)
+{
+    return key.len == n && memcmp(key.ptr, lit, n) == 0;
+}
+
+/* Scans p as a flat object of the subset; false when it is not one (then
+ * jansson decides, errors included). Later duplicate keys win, as in
+ * jansson. */
+static bool scan_flat(const char *p, size_t n, struct flat *f)
+{
+    memset(f, 0, sizeof(*f));
+    size_t i = skip_ws(p, 0, n);
+    if (i >= n || p[i] != '{')
+        return false;
+    i = skip_ws(p, i + 1, n);
+    for (;;) {
+        if (i >= n || p[i] != '"')
+            return false;
+        size_t key_end = flat_string(p, i, n);
+        if (key_end == 0)
+            return false;
+        sk_str_t key = {p + i + 1, key_end - i - 2};
+        i = skip_ws(p, key_end, n);
+        if (i >= n || p[i] != ':')
+            return false;
+        i = skip_ws(p, i + 1, n);
+        if (i >= n)
+            return false;
+        size_t end;
+        if (p[i] == '"')
+            end = flat_string(p, i, n);
+        else if (p[i] == '-' || (p[i] >= '0' && p[i] <= '9'))
+            end = flat_int(p, i, n);
+        else
+            end = flat_literal(p, i, n);
+        if (end == 0)
+            return false;
+        sk_str_t val = {p + i, end - i};
+        if (key_is(key, "op", 2)) {
+            f->op = val;
+            f->op_is_string = p[i] == '"';
+        } else if (key_is(key, "id", 2)) {
+            f->id = val;
+        } else if (key_is(key, "data", 4)) {
+            f->data = val;
+        }
+        i = skip_ws(p, end, n);
+        if (i < n && p[i] == ',') {
+            i = skip_ws(p, i + 1, n);
+            continue;
+        }
+        return i < n && p[i] == '}' && skip_ws(p, i + 1, n) == n;
+    }
+}
+
+/* Answers a flat ping or echo. Returns 1 when answered, 0 when jansson
+ * must handle the request, or -ENOMEM. */
+static int handle_flat(struct msg_worker *w, sk_outq_t *out, const struct flat *f)
+{
+    if (f->op.ptr == NULL || !f->op_is_string)
+        return 0;
+    sk_str_t op = {f->op.ptr + 1, f->op.len - 2};
+    bool echo = key_is(op, "echo", 4);
+    if (!key_is(op, "ping", 4) && !(echo && f->data.ptr != NULL))
+        return 0;
+    sk_buf_t *b = &w->reply;
+    sk_str_t id = f->id.ptr != NULL ? f->id : SK_STR("null");
+    if (PUT_LIT(b, "{\"id\":") < 0 || put(b, id.ptr, id.len) < 0 ||
+        PUT_LIT(b, ",\"ok\":true") < 0 ||
+        (echo && (PUT_LIT(b, ",\"data\":") < 0 || put(b, f->data.ptr, f->data.len) < 0)) ||
+        PUT_LIT(b, "}") < 0) {
+        sk_buf_consume(b, b->len);
+        return -ENOMEM;
+    }
+    int rc = send_reply(w, out);
+    return rc < 0 ? rc : 1;
+}
+
 /* Answers one request frame with jansson allocating from the arena.
  * Returns 0 or -ENOMEM. */
 static int handle(struct msg_worker *w, sk_outq_t *out, const char *p, size_t n)
 {
+    struct flat f;
+    if (sk__msg_fast && scan_flat(p, n, &f)) {
+        int rc = handle_flat(w, out, &f);
+        if (rc != 0)
+            return rc < 0 ? rc : 0;
+    }
     if (w->arena == NULL)
         w->arena = sk_malloc(ARENA_SIZE); /* NULL: plain malloc, still correct */
     arena_base = w->arena;

@@ -111,6 +111,7 @@ def error_of(r):
     (b'{"op":"ping"} trailing', "bad_json"),
     (b'{"op":"\xff\xfe"}', "bad_json"),           # invalid UTF-8
     (b'{"op":"\xed\xa0\x80"}', "bad_json"),       # UTF-8 encoded surrogate
+    (b'{"data":"a\\\xde\x9a"}', "bad_json"),       # jansson quotes the bad bytes
     (b'{"op":"ping","id":1}\x00', "bad_json"),
     (b"[1,2]", "bad_request"),
     (b'"ping"', "bad_request"),
