@@ -6,8 +6,10 @@
  * instead of counting. Stand-alone (bench-ep.h only) so the load generator
  * does not share code with the server it measures.
  *
- * Usage: msg-ping [-c CONNS] [-D DEPTH] [-d SECS] [--json] EP
+ * Usage: msg-ping [-c CONNS] [-D DEPTH] [-d SECS] [-n] [--json] EP
  *        EP is tcp:HOST:PORT, HOST:PORT, unix:PATH or unix:@NAME.
+ *        -n sends {"op":"ping","id":N,"trace":{"hop":1}}: a nested value, so
+ *        `serve msg` parses it with jansson instead of its flat fast path.
  * Output: one line "conns= depth= secs= requests= req_per_s= errors=", or
  * a JSON object with --json. Exit 1 on any error.
  */
@@ -25,6 +27,8 @@
 #include "bench-ep.h"
 
 #define IN_CAP (256 * 1024)
+
+static int nested; /* -n */
 
 struct conn {
     int fd;
@@ -84,7 +88,10 @@ static void refill(struct conn *c, uint64_t depth)
     c->out_off = 0;
     while (c->next_send - c->next_recv < depth) {
         char *p = c->out + c->out_len;
-        int n = sprintf(p + 4, "{\"op\":\"ping\",\"id\":%llu}", (unsigned long long)c->next_send);
+        int n = sprintf(p + 4,
+                        nested ? "{\"op\":\"ping\",\"id\":%llu,\"trace\":{\"hop\":1}}"
+                               : "{\"op\":\"ping\",\"id\":%llu}",
+                        (unsigned long long)c->next_send);
         p[0] = p[1] = 0;
         p[2] = (char)(n >> 8);
         p[3] = (char)n;
@@ -148,12 +155,14 @@ int main(int argc, char **argv)
             depth = atol(argv[++i]);
         else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc)
             secs = atof(argv[++i]);
+        else if (strcmp(argv[i], "-n") == 0)
+            nested = 1;
         else if (strcmp(argv[i], "--json") == 0)
             json = 1;
         else if (argv[i][0] != '-' && eptext == NULL)
             eptext = argv[i];
         else {
-            fprintf(stderr, "usage: msg-ping [-c CONNS] [-D DEPTH] [-d SECS] [--json] EP\n");
+            fprintf(stderr, "usage: msg-ping [-c CONNS] [-D DEPTH] [-d SECS] [-n] [--json] EP\n");
             return 2;
         }
     }
@@ -171,7 +180,7 @@ int main(int argc, char **argv)
         cs[i].fd = dial(&ep);
         if (cs[i].fd < 0)
             return 1;
-        cs[i].out = malloc((size_t)depth * 48 + 64);
+        cs[i].out = malloc((size_t)depth * 72 + 64);
         cs[i].in = malloc(IN_CAP);
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &cs[i]};
         epoll_ctl(ep_fd, EPOLL_CTL_ADD, cs[i].fd, &ev);

@@ -2,15 +2,18 @@
 # msg-ping.sh -- pipelined framed `ping` requests per second: `sockkit serve
 # msg --workers 1` against the floor (bench/msg-floor.c: framing and
 # syscalls only, no JSON), with 1 and 50 connections over TCP and Unix
-# sockets. Servers are pinned to SERVER_CPU, the load generator
+# sockets. "sockkit" sends flat pings (the server's fast path);
+# "sockkit-json" adds a nested field, so every request goes through
+# jansson. Servers are pinned to SERVER_CPU, the load generator
 # (bench/msg-ping.c, every reply checked) to CLIENT_CPU. Runs are
 # interleaved (floor, sockkit, floor, ...); the table gives the median and
 # min-max of req/s over RUNS runs, the server's CPU time per request
 # (utime+stime from /proc/PID/stat), and sockkit/floor.
 #
-# Usage: bench/msg-ping.sh            (from anywhere; about 2 minutes)
+# Usage: bench/msg-ping.sh            (from anywhere; about 3 minutes)
 # Knobs (environment): RUNS=3 DUR=5 DEPTH=64 CONNS="1 50"
-#   TRANSPORTS="tcp unix" SERVERS="floor sockkit" SERVER_CPU=0 CLIENT_CPU=1
+#   TRANSPORTS="tcp unix" SERVERS="floor sockkit sockkit-json" SERVER_CPU=0
+#   CLIENT_CPU=1
 #   SOCKKIT=build/sockkit (SKIP_BUILD=1 uses it as is)
 set -euo pipefail
 
@@ -22,7 +25,7 @@ DUR=${DUR:-5}
 DEPTH=${DEPTH:-64}
 CONNS=${CONNS:-"1 50"}
 TRANSPORTS=${TRANSPORTS:-"tcp unix"}
-SERVERS=${SERVERS:-"floor sockkit"}
+SERVERS=${SERVERS:-"floor sockkit sockkit-json"}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 SOCKKIT=${SOCKKIT:-build/sockkit}
@@ -98,25 +101,30 @@ RESULTS="$OUT/msg-ping-results.txt"
 : >"$RESULTS"
 for transport in $TRANSPORTS; do
     for name in $SERVERS; do
+        # sockkit-json is the sockkit server with nested requests.
+        [ "$name" = sockkit-json ] && continue
         start_server "$name" "$transport"
     done
+    [[ " $SERVERS " == *" sockkit-json "* && " $SERVERS " != *" sockkit "* ]] &&
+        start_server sockkit "$transport"
 done
 log "RUNS=$RUNS DUR=${DUR}s DEPTH=$DEPTH; servers on CPU $SERVER_CPU, client on CPU $CLIENT_CPU"
 for run in $(seq "$RUNS"); do
     for transport in $TRANSPORTS; do
         for conns in $CONNS; do
             for name in $SERVERS; do
-                key="$name/$transport"
+                key="${name%-json}/$transport"
+                flags=()
+                [ "$name" = sockkit-json ] && flags=(-n)
                 [ -n "${EP[$key]:-}" ] || continue
                 log "$transport c=$conns $name run $run/$RUNS ..."
                 if ! kill -0 "${SPID[$key]}" 2>/dev/null; then
                     log "    $key is no longer running; its remaining runs are skipped"
-                    unset "EP[$key]"
                     continue
                 fi
                 before=$(cpu_ticks "${SPID[$key]}")
                 if line=$(timeout $((DUR + 30)) taskset -c "$CLIENT_CPU" "$OUT/msg-ping" \
-                    -c "$conns" -D "$DEPTH" -d "$DUR" "${EP[$key]}"); then
+                    "${flags[@]}" -c "$conns" -D "$DEPTH" -d "$DUR" "${EP[$key]}"); then
                     after=$(cpu_ticks "${SPID[$key]}")
                     echo "$transport $conns $name $run $((after - before)) $line" >>"$RESULTS"
                 else
@@ -138,7 +146,7 @@ for line in open(sys.argv[1]):
     reqs = int(kv["requests"])
     cpu_us = int(f[4]) * 1e6 / tck / reqs if reqs else float("nan")
     rows[(f[0], int(f[1]), f[2])].append((float(kv["req_per_s"]), cpu_us))
-print("%-5s %5s %-8s %4s %12s %21s %14s %8s" % ("trans", "conns", "server", "runs", "median req/s",
+print("%-5s %5s %-12s %4s %12s %21s %14s %8s" % ("trans", "conns", "server", "runs", "median req/s",
                                                  "min-max", "cpu us/req", "/floor"))
 for (t, c, s) in sorted(rows, key=lambda k: (k[0], k[1], k[2] != "floor")):
     v = rows[(t, c, s)]
@@ -146,7 +154,7 @@ for (t, c, s) in sorted(rows, key=lambda k: (k[0], k[1], k[2] != "floor")):
     cpu = statistics.median(x[1] for x in v)
     floor = rows.get((t, c, "floor"))
     ratio = "%.2f" % (med / statistics.median(x[0] for x in floor)) if floor and s != "floor" else ""
-    print("%-5s %5d %-8s %4d %12.0f %10.0f-%-10.0f %14.2f %8s" % (
+    print("%-5s %5d %-12s %4d %12.0f %10.0f-%-10.0f %14.2f %8s" % (
         t, c, s, len(v), med, min(x[0] for x in v), max(x[0] for x in v), cpu, ratio))
 EOF
 log "raw runs: $RESULTS"
