@@ -55,6 +55,16 @@ static char *thread_wbuf(void)
     return b;
 }
 
+/* SSL_get_error() reads the thread's error queue and errno, so both must
+ * be clean before each I/O call: a stale entry left by any earlier OpenSSL
+ * call on this thread (a reload, a describe) would turn a close_notify into
+ * a "syscall error". */
+static inline void io_begin(void)
+{
+    ERR_clear_error();
+    errno = 0;
+}
+
 static void update_want(sk__tls_conn_t *c)
 {
     c->t.want = c->rwant | c->wwant;
@@ -255,6 +265,7 @@ static int drive(sk__tls_conn_t *c, int *want)
     }
     if (c->state != SK__TLS_RUNNING)
         return SK_ETLS;
+    io_begin();
     int r = SSL_do_handshake(c->ssl);
     if (r == 1) {
         handshake_done(c);
@@ -286,6 +297,7 @@ static ssize_t tls_read(sk_transport_t *t, char *buf, size_t cap)
     if (cap > INT32_MAX)
         cap = INT32_MAX;
     /* SSL_read runs the handshake itself when it is not finished. */
+    io_begin();
     int r = SSL_read(c->ssl, buf, (int)cap);
     if (c->t.handshaking && SSL_is_init_finished(c->ssl))
         handshake_done(c);
@@ -311,6 +323,7 @@ static ssize_t ktls_sendfile(sk__tls_conn_t *c, sk_outq_t *q)
     size_t len;
     if (!sk_outq_head_file(q, &fd, &off, &len))
         return 0;
+    io_begin();
     ossl_ssize_t r = SSL_sendfile(c->ssl, fd, off, len, 0);
     if (r > 0) {
         sk_outq_consume(q, (uint64_t)r);
@@ -352,6 +365,7 @@ static ssize_t tls_write(sk_transport_t *t, sk_outq_t *q)
     ssize_t n = sk_outq_peek(q, buf, WBUF_SIZE);
     if (n <= 0)
         return n < 0 ? n : -EIO;
+    io_begin();
     int w = SSL_write(c->ssl, buf, (int)n);
     if (w > 0) {
         sk_outq_consume(q, (uint64_t)w);
@@ -374,6 +388,7 @@ static int tls_shutdown(sk_transport_t *t)
         return shutdown(t->fd, SHUT_WR) == 0 || errno == ENOTCONN ? 0 : -errno;
     }
     if (!c->shut_sent) {
+        io_begin();
         int r = SSL_shutdown(c->ssl);
         if (r < 0) {
             int rc = map_result(c, r, &c->wwant, 0);
