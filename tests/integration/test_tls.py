@@ -18,7 +18,17 @@ import pytest
 from conftest import BACKENDS, SOCKKIT, TIMEOUT, backend_or_skip, run
 from http_util import Conn, wait_for
 
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl command missing")
+def tls_built():
+    """A build without OpenSSL (WITH_TLS=no) refuses tls:// up front."""
+    r = subprocess.run([SOCKKIT, "connect", "tls://127.0.0.1:1", "-k"], capture_output=True,
+                       timeout=TIMEOUT)
+    return b"TLS is not built in" not in r.stderr
+
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl command missing"),
+    pytest.mark.skipif(not tls_built(), reason="sockkit built without OpenSSL (WITH_TLS=no)"),
+]
 
 
 def openssl(*args, cwd=None, input=None):
