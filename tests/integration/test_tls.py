@@ -215,8 +215,9 @@ def read_err(srv):
     return srv._err
 
 
-def test_plain_http_garbage_and_stall(server, pki, root):
-    srv = serve_https(server, pki, root, "--tls-timeout", "1", "-v")
+@pytest.mark.parametrize("backend", ["epoll", "threads"])
+def test_plain_http_garbage_and_stall(server, pki, root, backend):
+    srv = serve_https(server, pki, root, "--tls-timeout", "1", "-v", "--backend", backend)
     port = tls_port(srv)
     # Plain HTTP to the TLS port: a clear-text 400 that says what to do.
     with Conn(port) as c:
@@ -247,8 +248,9 @@ def test_plain_http_garbage_and_stall(server, pki, root):
     assert b"TLS handshake timeout" in err
 
 
-def test_keepalive_and_pipelining(server, pki, root):
-    srv = serve_https(server, pki, root)
+@pytest.mark.parametrize("backend", ["epoll", "poll", "threads"])
+def test_keepalive_and_pipelining(server, pki, root, backend):
+    srv = serve_https(server, pki, root, "--backend", backend)
     with tls_conn(tls_port(srv), pki) as c:
         for _ in range(3):
             assert c.request("GET", "/").status == 200
