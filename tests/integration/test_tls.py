@@ -387,7 +387,11 @@ def connect_error(port, *args, timeout=TIMEOUT):
 def test_client_error_messages(server, pki, root):
     srv = serve_https(server, pki, root)
     port = tls_port(srv)
-    assert "certificate signed by an unknown CA" in connect_error(port)
+    err = connect_error(port)
+    assert "certificate signed by an unknown CA" in err
+    # The OpenSSL error stack only with -v.
+    assert "openssl:" not in err
+    assert "openssl:" in connect_error(port, "-v")
     # With the CA it verifies (the control case).
     r = run(["connect", "tls://localhost:%d" % port, "--cacert", pki.path("ca.pem"), "-4"],
             input=b"GET / HTTP/1.0\r\n\r\n")
