@@ -27,6 +27,7 @@ struct sk_tls_server {
     int verbose;
     char fingerprint[100];
     sk_transport_factory_t factory;
+    atomic_long live; /* open connections */
 };
 
 /* RFC 7301 §3.2: a server that shares no protocol with the client answers
@@ -170,6 +171,8 @@ static int server_wrap(void *arg, int fd, sk_transport_t **out)
     sk__tls_conn_t *c = sk__tls_conn_new(ssl, fd, true, s->verbose);
     if (c == NULL)
         return -ENOMEM;
+    c->live = &s->live;
+    atomic_fetch_add_explicit(&s->live, 1, memory_order_relaxed);
     *out = &c->t;
     return 0;
 }
