@@ -111,6 +111,17 @@ out:
     return rc;
 }
 
+/* OpenSSL would ask for a passphrase on the terminal, which a server
+ * cannot answer: refuse encrypted keys instead, with a message. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    *(bool *)u = true;
+    return -1;
+}
+
 /* Builds a complete context from the current files; on failure nothing of
  * s changes. */
 static int build_ctx(struct sk_tls_server *s, SSL_CTX **out, char *fp, size_t fpcap,
@@ -134,15 +145,23 @@ static int build_ctx(struct sk_tls_server *s, SSL_CTX **out, char *fp, size_t fp
     SSL_CTX_sess_set_cache_size(ctx, 20000);
     SSL_CTX_set_num_tickets(ctx, 1);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, s);
+    bool asked = false;
+    SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, &asked);
     int rc = 0;
     if (s->self_signed) {
         rc = use_self_signed(ctx, fp, fpcap, err);
     } else {
         if (SSL_CTX_use_certificate_chain_file(ctx, s->cert_file) != 1)
             rc = load_error(err, "certificate", s->cert_file, s->verbose);
-        else if (SSL_CTX_use_PrivateKey_file(ctx, s->key_file, SSL_FILETYPE_PEM) != 1)
+        else if (SSL_CTX_use_PrivateKey_file(ctx, s->key_file, SSL_FILETYPE_PEM) != 1) {
             rc = load_error(err, "key", s->key_file, s->verbose);
-        else if (SSL_CTX_check_private_key(ctx) != 1) {
+            if (asked)
+                rc = sk_err_set(err, SK_ETLS,
+                                "key %s is encrypted; sockkit needs it unencrypted "
+                                "(openssl pkey -in KEY -out PLAIN)",
+                                s->key_file);
+        } else if (SSL_CTX_check_private_key(ctx) != 1) {
             rc = sk_err_set(err, SK_ETLS, "key %s does not match certificate %s", s->key_file,
                             s->cert_file);
             sk__tls_log_stack(s->verbose, "tls");

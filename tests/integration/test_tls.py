@@ -442,5 +442,12 @@ def test_usage_errors(pki, root):
     r = run(["serve", "http", root, "--listen", "tls://127.0.0.1:0", "--cert",
              pki.path("ec.pem"), "--key", pki.path("rsa.key")])
     assert r.returncode == 1 and b"does not match" in r.stderr
+    enc = os.path.join(pki.dir, "enc.key")
+    if not os.path.exists(enc):
+        openssl("pkey", "-in", pki.path("ec.key"), "-aes256", "-passout", "pass:secret", "-out",
+                enc)
+    r = run(["serve", "http", root, "--listen", "tls://127.0.0.1:0", "--cert", pki.path("ec.pem"),
+             "--key", enc], input=b"")
+    assert r.returncode == 1 and b"is encrypted" in r.stderr, r.stderr
     r = run(["connect", "tls://127.0.0.1:1", "--cacert", "/nonexistent.pem"])
     assert r.returncode == 1 and b"--cacert /nonexistent.pem" in r.stderr
