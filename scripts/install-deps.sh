@@ -4,10 +4,11 @@
 # exact command and fails. Called by the Makefile before every build.
 set -u
 
-# Build: compiler toolchain and libraries (OpenSSL, liburing, jansson).
-# Tests: cmocka, pytest, and the real peers the integration tests drive.
-PKGS="build-essential pkg-config clang libssl-dev liburing-dev libjansson-dev libcmocka-dev \
-python3 python3-pytest curl socat netcat-openbsd openssl wrk nginx-light chromium"
+# Build: compiler toolchain and libraries (OpenSSL, liburing, jansson, zlib).
+# Tests: cmocka, pytest (python3-cryptography makes the test CA for `get`), and
+# the real peers the integration tests drive.
+PKGS="build-essential pkg-config clang libssl-dev liburing-dev libjansson-dev zlib1g-dev libcmocka-dev \
+python3 python3-pytest python3-cryptography curl socat netcat-openbsd openssl wrk nginx-light chromium"
 
 missing=""
 for p in $PKGS; do

@@ -114,5 +114,6 @@ void sk_cli_tls_serve_free(void *tls);
 int sk_cmd_serve(int argc, char **argv);
 int sk_cmd_connect(int argc, char **argv);
 int sk_cmd_listen(int argc, char **argv);
+int sk_cmd_get(int argc, char **argv);
 
 #endif
