@@ -129,6 +129,9 @@ int sk_cmd_connect(int argc, char **argv)
         ep.transport != SK_TRANSPORT_UNIXGRAM)
         sk_cli_usage_error(cmd, "a host is required to connect (e.g. 127.0.0.1:%u)", ep.port);
 
+    if (ep.transport != SK_TRANSPORT_TLS &&
+        (tls.cacert != NULL || tls.insecure || tls.alpn != NULL || tls.cert != NULL))
+        sk_cli_usage_error(cmd, "TLS options need a tls:// endpoint");
     bool datagram = !sk_endpoint_is_stream(&ep);
     sk_connect_opts_t co = {
         .family = family,
@@ -144,6 +147,8 @@ int sk_cmd_connect(int argc, char **argv)
         sk_tls_client_opts_t to = {.cacert = tls.cacert,
                                    .insecure = tls.insecure,
                                    .alpn = tls.alpn,
+                                   .cert_file = tls.cert,
+                                   .key_file = tls.key,
                                    .verbose = sk_log_verbosity};
         int trc = sk_tls_client_new(&tc, &to, &err);
         if (trc == SK_EUSAGE)

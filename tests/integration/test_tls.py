@@ -431,6 +431,34 @@ def test_client_error_messages(server, pki, root):
         old.wait()
 
 
+def test_client_certificate(pki):
+    """connect --cert/--key presents a client certificate to a server that
+    asks for one (openssl s_server -Verify)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    srv = subprocess.Popen(["openssl", "s_server", "-accept", "127.0.0.1:%d" % port,
+                            "-cert", pki.path("ec.pem"), "-key", pki.path("ec.key"),
+                            "-Verify", "1", "-CAfile", pki.path("ca.pem"),
+                            "-verify_return_error", "-naccept", "1"],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for _ in range(5):
+            if b"ACCEPT" in srv.stdout.readline():
+                break
+        r = run(["connect", "tls://localhost:%d" % port, "-4", "--cacert", pki.path("ca.pem"),
+                 "--cert", pki.path("ec2.chain.pem"), "--key", pki.path("ec2.key")],
+                input=b"hello from a client with a certificate\n")
+        out, _ = srv.communicate(timeout=TIMEOUT)
+        assert b"hello from a client with a certificate" in out
+        assert b"subject=CN = localhost" in out or b"subject=CN=localhost" in out, out
+        assert r.returncode == 0, r.stderr
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+            srv.wait()
+
+
 def test_usage_errors(pki, root):
     r = run(["serve", "http", root, "--listen", "tls://127.0.0.1:0"])
     assert r.returncode == 2 and b"--cert FILE and --key FILE, or --self-signed" in r.stderr
@@ -449,5 +477,7 @@ def test_usage_errors(pki, root):
     r = run(["serve", "http", root, "--listen", "tls://127.0.0.1:0", "--cert", pki.path("ec.pem"),
              "--key", enc], input=b"")
     assert r.returncode == 1 and b"is encrypted" in r.stderr, r.stderr
+    r = run(["connect", "127.0.0.1:1", "-k"])
+    assert r.returncode == 2 and b"TLS options need a tls:// endpoint" in r.stderr
     r = run(["connect", "tls://127.0.0.1:1", "--cacert", "/nonexistent.pem"])
     assert r.returncode == 1 and b"--cacert /nonexistent.pem" in r.stderr
