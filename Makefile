@@ -5,6 +5,7 @@
 #   make test       unit tests, fuzz-corpus replay, integration tests
 #   make asan       the same tests with ASan+UBSan (build/san)
 #   make fuzz       libFuzzer targets (clang), each run for FUZZ_TIME seconds
+#   make tls-audit  testssl.sh against `serve http --self-signed`
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # Optional libraries are probed with pkg-config: WITH_TLS and WITH_URING are
@@ -186,6 +187,9 @@ fuzz-smoke: fuzz
 run: build/sockkit
 	scripts/run-demo.sh
 
+tls-audit: build/sockkit
+	scripts/tls-audit.sh
+
 install: build/sockkit
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 build/sockkit $(DESTDIR)$(PREFIX)/bin/sockkit
@@ -208,4 +212,4 @@ compdb:
 clean:
 	rm -rf build
 
-.PHONY: all test asan unit fuzz fuzz-smoke run install deps format lint compdb clean
+.PHONY: all test asan unit fuzz fuzz-smoke run tls-audit install deps format lint compdb clean

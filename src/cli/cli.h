@@ -93,6 +93,8 @@ typedef struct sk_cli_tls {
 #define SK_CLI_TLS_CLIENT_OPTS                                                                     \
     {"cacert", required_argument, NULL, SK_CLI_OPT_CACERT}, {"insecure", no_argument, NULL, 'k'},  \
         {"alpn", required_argument, NULL, SK_CLI_OPT_ALPN},                                        \
+        {"cert", required_argument, NULL, SK_CLI_OPT_CERT},                                        \
+        {"key", required_argument, NULL, SK_CLI_OPT_KEY},                                          \
     {                                                                                              \
         "tls-timeout", required_argument, NULL, SK_CLI_OPT_TLS_TIMEOUT                             \
     }

@@ -120,6 +120,9 @@ int sk_cmd_connect(int argc, char **argv)
         ep.transport != SK_TRANSPORT_UNIXGRAM)
         sk_cli_usage_error(cmd, "a host is required to connect (e.g. 127.0.0.1:%u)", ep.port);
 
+    if (ep.transport != SK_TRANSPORT_TLS &&
+        (tls.cacert != NULL || tls.insecure || tls.alpn != NULL || tls.cert != NULL))
+        sk_cli_usage_error(cmd, "TLS options need a tls:// endpoint");
     bool datagram = !sk_endpoint_is_stream(&ep);
     sk_connect_opts_t co = {
         .family = family,

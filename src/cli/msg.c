@@ -154,6 +154,9 @@ int sk_cmd_msg(int argc, char **argv)
     sk_cli_endpoint(cmd, eptext, &ep);
     if (!sk_endpoint_is_stream(&ep))
         sk_cli_usage_error(cmd, "'%s': framed messages need a stream endpoint (tcp, unix)", eptext);
+    if (ep.transport != SK_TRANSPORT_TLS &&
+        (tls.cacert != NULL || tls.insecure || tls.alpn != NULL || tls.cert != NULL))
+        sk_cli_usage_error(cmd, "TLS options need a tls:// endpoint");
     if ((ep.transport == SK_TRANSPORT_TCP || ep.transport == SK_TRANSPORT_TLS) &&
         (ep.port == 0 || ep.host[0] == '\0'))
         sk_cli_usage_error(cmd, "'%s': a host and a port are required (e.g. 127.0.0.1:7001)",

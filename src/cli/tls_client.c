@@ -15,8 +15,12 @@
 void *sk_cli_tls_client_new(const char *cmd, const sk_cli_tls_t *o)
 {
 #ifdef SK_HAVE_OPENSSL
-    sk_tls_client_opts_t to = {
-        .cacert = o->cacert, .insecure = o->insecure, .alpn = o->alpn, .verbose = sk_log_verbosity};
+    sk_tls_client_opts_t to = {.cacert = o->cacert,
+                               .insecure = o->insecure,
+                               .alpn = o->alpn,
+                               .cert_file = o->cert,
+                               .key_file = o->key,
+                               .verbose = sk_log_verbosity};
     sk_tls_client_t *tc = NULL;
     struct sk_err err = {0};
     int rc = sk_tls_client_new(&tc, &to, &err);
