@@ -35,12 +35,8 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"serve", sk_cmd_serve},
-    {"connect", sk_cmd_connect},
-    {"listen", sk_cmd_listen},
-    {"get", sk_cmd_get},
-    {"msg", sk_cmd_msg},
-    {"broadcast", sk_cmd_broadcast},
+    {"serve", sk_cmd_serve}, {"connect", sk_cmd_connect}, {"listen", sk_cmd_listen},
+    {"get", sk_cmd_get},     {"msg", sk_cmd_msg},         {"broadcast", sk_cmd_broadcast},
 };
 
 int main(int argc, char **argv)
