@@ -74,6 +74,9 @@ struct sink {
     char *tmp, *final;
     bool inflate;
     bool raw_deflate_tried;
+    bool z_end;        /* the compressed stream reached its end */
+    uint64_t z_in;     /* compressed bytes received */
+    const char *zname; /* "gzip" or "deflate", for messages */
     z_stream z;
     uint64_t written; /* decoded bytes delivered */
     /* Progress bar. */
@@ -717,6 +720,7 @@ static int sink_write(struct ctx *x, struct sink *s, const char *p, size_t n)
 {
     if (!s->inflate)
         return raw_out(x, s, p, n);
+    s->z_in += n;
     s->z.next_in = (Bytef *)(uintptr_t)p;
     s->z.avail_in = (uInt)n;
     while (s->z.avail_in > 0) {
@@ -742,8 +746,10 @@ static int sink_write(struct ctx *x, struct sink *s, const char *p, size_t n)
         int rc = raw_out(x, s, x->zout, sizeof(x->zout) - s->z.avail_out);
         if (rc < 0)
             return rc;
-        if (zr == Z_STREAM_END)
+        if (zr == Z_STREAM_END) {
+            s->z_end = true;
             break; /* trailing garbage after the stream is ignored */
+        }
         if (zr == Z_BUF_ERROR && s->z.avail_out != 0)
             break;
     }
@@ -778,8 +784,15 @@ static int sink_open_file(struct ctx *x, struct sink *s, const char *name)
 static int sink_close(struct ctx *x, struct sink *s, bool ok)
 {
     int rc = 0;
+    /* An empty body is let through: servers label those too. */
+    if (s->inflate && ok && !s->z_end && s->z_in > 0)
+        rc = failf(x, -EPROTO,
+                   "the %s body is truncated: the compressed stream stops before its end "
+                   "(after %llu decoded bytes)",
+                   s->zname, (unsigned long long)s->written);
     if (s->inflate)
         inflateEnd(&s->z);
+    ok = ok && rc == 0;
     if (s->kind == SINK_STDOUT && fflush(stdout) != 0 && ok)
         rc = failf(x, -EIO, "cannot write to standard output: %s", strerror(errno));
     if (s->kind == SINK_FILE) {
@@ -1071,6 +1084,7 @@ again:
                 return failf(x, -ENOMEM, "out of memory");
             }
             s.inflate = true;
+            s.zname = wbits == MAX_WBITS ? "deflate" : "gzip";
             s.raw_deflate_tried = wbits != MAX_WBITS;
         }
     }

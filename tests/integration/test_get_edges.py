@@ -1,0 +1,104 @@
+"""`sockkit get` against a raw-socket server that answers each path with
+canned bytes, for the edges a library-based server cannot produce:
+truncated compressed bodies, bodies on responses that have none, redirects
+to unencoded Locations."""
+import gzip
+import os
+import socket
+import threading
+import zlib
+
+import pytest
+
+from test_get import err_line, get
+
+GZ = gzip.compress(b"hello gzip world\n" * 10)
+
+
+def canned(status, body=b"", extra=b""):
+    return b"HTTP/1.1 %s\r\nContent-Length: %d\r\n%s\r\n%s" % (status, len(body), extra, body)
+
+
+RESPONSES = {
+    "/ok": canned(b"200 OK", b"ok\n"),
+    "/gzip": canned(b"200 OK", GZ, b"Content-Encoding: gzip\r\n"),
+    "/gzip-truncated": canned(b"200 OK", GZ[:len(GZ) // 2], b"Content-Encoding: gzip\r\n"),
+    "/gzip-empty": canned(b"200 OK", b"", b"Content-Encoding: gzip\r\n"),
+    "/deflate-truncated": canned(b"200 OK", zlib.compress(b"deflated\n" * 50)[:-6],
+                                 b"Content-Encoding: deflate\r\n"),
+}
+
+
+class Raw:
+    """Answers each request with RESPONSES[path] (404 otherwise) on a kept
+    connection; counts the connections it accepted."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.base = "http://127.0.0.1:%d" % self.port
+        self.accepted = 0
+        self.conns = []
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.conns.append(c)
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def serve(self, c):
+        buf = b""
+        try:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    buf += d
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                method, path, _ = head.split(b"\r\n")[0].decode().split(" ")
+                resp = RESPONSES.get(path, canned(b"404 Not Found", b"nope\n"))
+                c.sendall(resp.replace(b"%BASE%", self.base.encode()))
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+@pytest.fixture
+def raw():
+    r = Raw()
+    yield r
+    r.close()
+
+
+def test_truncated_compressed_body_fails(raw, tmp_path):
+    r = get("--compressed", raw.base + "/gzip")
+    assert r.returncode == 0 and r.stdout == b"hello gzip world\n" * 10, r.stderr
+    out = tmp_path / "t.txt"
+    r = get("--compressed", "-o", out, raw.base + "/gzip-truncated")
+    assert r.returncode == 1
+    assert err_line(r).startswith("sockkit get: %s/gzip-truncated: the gzip body is truncated: "
+                                  "the compressed stream stops before its end" % raw.base)
+    assert os.listdir(tmp_path) == []
+    r = get("--compressed", raw.base + "/deflate-truncated")
+    assert r.returncode == 1
+    assert "the deflate body is truncated" in err_line(r)
+    # An empty body labelled gzip is an empty body.
+    r = get("--compressed", raw.base + "/gzip-empty")
+    assert r.returncode == 0 and r.stdout == b"", r.stderr
