@@ -1134,22 +1134,33 @@ again:
     }
     r->body_bytes = b.received;
     progress(&s, b.received, rc == 0);
-    if (rc == 0 && off < c->len) {
-        rc = failf(
-            x, SK_EPARSE, "the server sent %zu bytes more than the response's length (%s %llu)",
-            c->len - off, b.kind == SK_HTTP_BODY_LENGTH ? "Content-Length" : "chunked body of",
-            (unsigned long long)b.received);
-    }
-    if (rc == 0 && b.kind != SK_HTTP_BODY_CLOSE && resp.keep_alive) {
-        /* Bytes already waiting after a complete body are excess too. */
+    /* Bytes after a complete response, already read or waiting. */
+    size_t extra = rc == 0 && off < c->len ? c->len - off : 0;
+    if (rc == 0 && extra == 0 && b.kind != SK_HTTP_BODY_CLOSE && resp.keep_alive) {
         ssize_t n = c->t->ops->read(c->t, c->buf, CONN_BUF);
         if (n > 0)
-            rc = failf(x, SK_EPARSE,
-                       "the server sent %zd bytes more than the response's length (%s %llu)", n,
-                       b.kind == SK_HTTP_BODY_LENGTH ? "Content-Length" : "chunked body of",
-                       (unsigned long long)b.received);
+            extra = (size_t)n;
         else if (n == 0)
             resp.keep_alive = false;
+    }
+    if (extra > 0) {
+        if (b.kind == SK_HTTP_BODY_NONE || following) {
+            /* Nothing of this response is delivered (HEAD, 204, 304, a
+             * redirect being followed), so the stray bytes cost nothing
+             * but the connection, as in curl. */
+            sk_log_info("ignoring %zu bytes the server sent after a %d response %s; the "
+                        "connection is not reused",
+                        extra, resp.status,
+                        b.kind == SK_HTTP_BODY_NONE
+                            ? (o->head ? "to HEAD (no body)" : "(which has no body)")
+                            : "longer than its length");
+            resp.keep_alive = false;
+        } else {
+            rc = failf(x, SK_EPARSE,
+                       "the server sent %zu bytes more than the response's length (%s %llu)", extra,
+                       b.kind == SK_HTTP_BODY_LENGTH ? "Content-Length" : "chunked body of",
+                       (unsigned long long)b.received);
+        }
     }
     {
         int sr = sink_close(x, &s, rc == 0);

@@ -26,6 +26,11 @@ RESPONSES = {
     "/gzip-empty": canned(b"200 OK", b"", b"Content-Encoding: gzip\r\n"),
     "/deflate-truncated": canned(b"200 OK", zlib.compress(b"deflated\n" * 50)[:-6],
                                  b"Content-Encoding: deflate\r\n"),
+    "/204-body": b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello",
+    "/304-body": b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\nhello",
+    "/redirect-long": b"HTTP/1.1 302 Found\r\nLocation: /ok\r\nContent-Length: 2\r\n\r\n"
+                      b"moved here",
+    "/longer": canned(b"200 OK", b"abc", b"")[:-3].replace(b"Length: 3", b"Length: 2") + b"abc",
 }
 
 
@@ -102,3 +107,26 @@ def test_truncated_compressed_body_fails(raw, tmp_path):
     # An empty body labelled gzip is an empty body.
     r = get("--compressed", raw.base + "/gzip-empty")
     assert r.returncode == 0 and r.stdout == b"", r.stderr
+
+
+@pytest.mark.parametrize("path", ["/204-body", "/304-body"])
+def test_stray_body_after_bodiless_response(raw, path):
+    """A 204/304 is complete at its head: stray bytes after it are ignored
+    (as curl does) and the connection is not reused."""
+    r = get("-v", raw.base + path, raw.base + "/ok")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"ok\n"
+    assert "ignoring 5 bytes the server sent after a %s response (which has no body); the " \
+           "connection is not reused" % path[1:4] in r.stderr.decode()
+    assert raw.accepted == 2
+
+
+def test_redirect_longer_than_its_length_is_followed(raw):
+    r = get("-L", raw.base + "/redirect-long")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"ok\n"
+    # A delivered body longer than its Content-Length stays an error.
+    r = get(raw.base + "/longer")
+    assert r.returncode == 1
+    assert err_line(r) == "sockkit get: %s/longer: the server sent 1 bytes more than the " \
+                          "response's length (Content-Length 2)" % raw.base
