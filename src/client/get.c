@@ -1254,7 +1254,11 @@ static int get_one(struct ctx *x, const char *url, const char *out)
         struct sk_err err = {0};
         int rc = sk_url_parse(&u, cur, redirects == 0, &err);
         if (rc < 0) {
-            fprintf(stderr, "sockkit get: %s: %s\n", cur, err.msg);
+            if (redirects > 0)
+                fprintf(stderr, "sockkit get: %s: redirected to %s, which is not usable: %s\n", url,
+                        cur, err.msg);
+            else
+                fprintf(stderr, "sockkit get: %s: %s\n", cur, err.msg);
             status = SK_GET_FAILED;
             break;
         }
@@ -1287,8 +1291,14 @@ static int get_one(struct ctx *x, const char *url, const char *out)
             break;
         }
         /* A redirect: resolve Location against the current URL. */
-        char *next = NULL;
-        rc = sk_url_resolve(cur, r.location, &next);
+        char *next = NULL, *loc = NULL;
+        rc = sk_url_escape_ref(r.location, &loc);
+        if (rc == 0) {
+            if (strcmp(loc, r.location) != 0)
+                sk_log_info("percent-encoded the redirect target %s as %s", r.location, loc);
+            rc = sk_url_resolve(cur, loc, &next);
+            sk_free(loc);
+        }
         if (rc < 0) {
             fprintf(stderr, "sockkit get: %s: cannot resolve the redirect to %s\n", cur,
                     r.location);

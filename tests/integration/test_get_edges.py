@@ -31,6 +31,10 @@ RESPONSES = {
     "/redirect-long": b"HTTP/1.1 302 Found\r\nLocation: /ok\r\nContent-Length: 2\r\n\r\n"
                       b"moved here",
     "/longer": canned(b"200 OK", b"abc", b"")[:-3].replace(b"Length: 3", b"Length: 2") + b"abc",
+    "/utf8-location": "HTTP/1.1 302 Found\r\nLocation: /caf\u00e9 x|y\r\n"
+                      "Content-Length: 0\r\n\r\n".encode(),
+    "/caf%C3%A9%20x%7Cy": canned(b"200 OK", b"arrived\n"),
+    "/bad-location": b"HTTP/1.1 302 Found\r\nLocation: http://[::1/x\r\nContent-Length: 0\r\n\r\n",
 }
 
 
@@ -130,3 +134,15 @@ def test_redirect_longer_than_its_length_is_followed(raw):
     assert r.returncode == 1
     assert err_line(r) == "sockkit get: %s/longer: the server sent 1 bytes more than the " \
                           "response's length (Content-Length 2)" % raw.base
+
+
+def test_redirect_to_unencoded_location(raw):
+    """Raw UTF-8, spaces and '|' in a Location are percent-encoded before
+    the redirect is followed (browsers and curl do the same)."""
+    r = get("-L", raw.base + "/utf8-location")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"arrived\n"
+    r = get("-L", raw.base + "/bad-location")
+    assert r.returncode == 1
+    assert err_line(r) == "sockkit get: %s/bad-location: redirected to http://[::1/x, which is " \
+                          "not usable: IPv6 address in URL lacks its closing ']'" % raw.base
