@@ -176,8 +176,29 @@ static int dump_cb(const char *s, size_t n, void *data)
     return sk_buf_append(data, s, n) < 0 ? -1 : 0;
 }
 
-/* Appends v as compact JSON. Integers and literals, the usual ids, skip
- * jansson's serialiser. */
+/* The shortest text of a real that reads back as the same double, in
+ * jansson's style (always with '.' or 'e'): 0.1 stays 0.1, where
+ * jansson's fixed 17 digits would print 0.10000000000000001. */
+static int put_real(sk_buf_t *b, double d)
+{
+    char num[40];
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(num, sizeof(num), "%.*g", prec, d);
+        if (strtod(num, NULL) == d)
+            break;
+    }
+    if (strpbrk(num, ".eEn") == NULL) { /* integral: 1.0, not 1 (inf/nan never parse) */
+        num[n++] = '.';
+        num[n++] = '0';
+        num[n] = '\0';
+    }
+    return put(b, num, (size_t)n);
+}
+
+/* Appends v as compact JSON, byte for byte what jansson's JSON_COMPACT
+ * prints except for reals (put_real). Containers recurse: their depth is
+ * bounded by jansson's parser (2048 levels). */
 static int put_json(sk_buf_t *b, const json_t *v)
 {
     char num[32];
@@ -186,12 +207,46 @@ static int put_json(sk_buf_t *b, const json_t *v)
         return put(
             b, num,
             (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v)));
+    case JSON_REAL:
+        return put_real(b, json_real_value(v));
     case JSON_NULL:
         return PUT_LIT(b, "null");
     case JSON_TRUE:
         return PUT_LIT(b, "true");
     case JSON_FALSE:
         return PUT_LIT(b, "false");
+    case JSON_ARRAY: {
+        if (PUT_LIT(b, "[") < 0)
+            return -ENOMEM;
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if ((i > 0 && PUT_LIT(b, ",") < 0) || put_json(b, json_array_get(v, i)) < 0)
+                return -ENOMEM;
+        return PUT_LIT(b, "]");
+    }
+    case JSON_OBJECT: {
+        const char *key;
+        size_t klen;
+        json_t *val;
+        bool first = true;
+        if (PUT_LIT(b, "{") < 0)
+            return -ENOMEM;
+        /* Insertion order, as jansson prints without JSON_SORT_KEYS. */
+        json_object_keylen_foreach((json_t *)v, key, klen, val)
+        {
+            json_t *k = json_stringn_nocheck(key, klen);
+            int rc =
+                k == NULL || (!first && PUT_LIT(b, ",") < 0) ||
+                        json_dump_callback(k, dump_cb, b, JSON_COMPACT | JSON_ENCODE_ANY) < 0 ||
+                        PUT_LIT(b, ":") < 0 || put_json(b, val) < 0
+                    ? -ENOMEM
+                    : 0;
+            json_decref(k);
+            if (rc < 0)
+                return rc;
+            first = false;
+        }
+        return PUT_LIT(b, "}");
+    }
     default:
         return json_dump_callback(v, dump_cb, b, JSON_COMPACT | JSON_ENCODE_ANY) < 0 ? -ENOMEM : 0;
     }
