@@ -1263,8 +1263,11 @@ static int get_one(struct ctx *x, const char *url, const char *out)
             break;
         }
         const char *dest = out;
+        /* -O names the file after the URL given, never after a redirect
+         * target: a server must not choose names such as .bashrc in the
+         * current directory (curl and wget behave the same). */
         if (dest == NULL && o->remote_name && !o->json && !o->head) {
-            if (sk_url_filename(&u, name, sizeof(name)) < 0) {
+            if (redirects == 0 && sk_url_filename(&u, name, sizeof(name)) < 0) {
                 fprintf(stderr,
                         "sockkit get: %s: -O needs a file name at the end of the URL's path "
                         "(use -o FILE)\n",

@@ -5,11 +5,13 @@ to unencoded Locations."""
 import gzip
 import os
 import socket
+import subprocess
 import threading
 import zlib
 
 import pytest
 
+from conftest import SOCKKIT, TIMEOUT
 from test_get import err_line, get
 
 GZ = gzip.compress(b"hello gzip world\n" * 10)
@@ -35,6 +37,8 @@ RESPONSES = {
                       "Content-Length: 0\r\n\r\n".encode(),
     "/caf%C3%A9%20x%7Cy": canned(b"200 OK", b"arrived\n"),
     "/bad-location": b"HTTP/1.1 302 Found\r\nLocation: http://[::1/x\r\nContent-Length: 0\r\n\r\n",
+    "/download": b"HTTP/1.1 302 Found\r\nLocation: /.bashrc\r\nContent-Length: 0\r\n\r\n",
+    "/.bashrc": canned(b"200 OK", b"echo owned\n"),
 }
 
 
@@ -146,3 +150,13 @@ def test_redirect_to_unencoded_location(raw):
     assert r.returncode == 1
     assert err_line(r) == "sockkit get: %s/bad-location: redirected to http://[::1/x, which is " \
                           "not usable: IPv6 address in URL lacks its closing ']'" % raw.base
+
+
+def test_remote_name_comes_from_the_url_given(raw, tmp_path):
+    """-O -L saves under the name in the URL the user gave, not one a
+    redirect chose (as curl and wget)."""
+    r = subprocess.run([SOCKKIT, "get", "-L", "-O", raw.base + "/download"], cwd=tmp_path,
+                       capture_output=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    assert os.listdir(tmp_path) == ["download"]
+    assert (tmp_path / "download").read_bytes() == b"echo owned\n"
