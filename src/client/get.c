@@ -1180,12 +1180,14 @@ done:
 
 /* ---- driving every URL ---------------------------------------------------- */
 
+/* The -v timing line of one exchange, and with --json (when final) the
+ * URL's one JSON object: the last exchange of its redirect chain. */
 static void report(struct ctx *x, const char *url, const char *final_url, const struct result *r,
-                   unsigned redirects, int rc)
+                   unsigned redirects, int rc, bool final)
 {
     const sk_get_opts_t *o = x->o;
     uint64_t t0 = r->t0;
-#define REL(t) ((t) >= t0 && (t) != 0 ? ms((t)-t0) : 0.0)
+#define REL(t) (t0 != 0 && (t) >= t0 && (t) != 0 ? ms((t)-t0) : 0.0)
     if (rc == 0 || r->status != 0) {
         char tls[32] = "-";
         if (r->t_tls != 0)
@@ -1193,7 +1195,7 @@ static void report(struct ctx *x, const char *url, const char *final_url, const 
         sk_log_info("timings: dns %.3f ms, connect %.3f ms, tls %s, ttfb %.3f ms, total %.3f ms",
                     REL(r->t_dns), REL(r->t_connect), tls, REL(r->t_ttfb), REL(r->t_end));
     }
-    if (!o->json)
+    if (!o->json || !final)
         return;
     json_t *j = json_object();
     json_object_set_new(j, "url", json_string(url));
@@ -1239,6 +1241,26 @@ static void result_clear(struct result *r)
     memset(r, 0, sizeof(*r));
 }
 
+/* Ends a URL on an error found outside a transfer (its URL, or a redirect
+ * that cannot be followed): one line on stderr naming `who`, and the
+ * URL's JSON object with the error under --json. */
+static int url_failf(struct ctx *x, const char *who, const char *url, const char *cur,
+                     const struct result *r, unsigned redirects, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+
+static int url_failf(struct ctx *x, const char *who, const char *url, const char *cur,
+                     const struct result *r, unsigned redirects, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(x->msg, sizeof(x->msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "sockkit get: %s: %s\n", who, x->msg);
+    if (x->o->json)
+        report(x, url, cur, r, redirects, -EIO, true);
+    return SK_GET_FAILED;
+}
+
 /* Fetches one URL, following redirects. Returns an exit status. */
 static int get_one(struct ctx *x, const char *url, const char *out)
 {
@@ -1255,11 +1277,10 @@ static int get_one(struct ctx *x, const char *url, const char *out)
         int rc = sk_url_parse(&u, cur, redirects == 0, &err);
         if (rc < 0) {
             if (redirects > 0)
-                fprintf(stderr, "sockkit get: %s: redirected to %s, which is not usable: %s\n", url,
-                        cur, err.msg);
+                status = url_failf(x, url, url, cur, &r, redirects,
+                                   "redirected to %s, which is not usable: %s", cur, err.msg);
             else
-                fprintf(stderr, "sockkit get: %s: %s\n", cur, err.msg);
-            status = SK_GET_FAILED;
+                status = url_failf(x, cur, url, cur, &r, redirects, "%s", err.msg);
             break;
         }
         const char *dest = out;
@@ -1282,7 +1303,7 @@ static int get_one(struct ctx *x, const char *url, const char *out)
         r.t0 = sk_clock_us();
         int http_fail = 0;
         rc = transfer(x, &u, dest, o->follow, &r, &http_fail);
-        report(x, url, cur, &r, redirects, rc);
+        report(x, url, cur, &r, redirects, rc, rc < 0 || r.location == NULL);
         if (rc < 0) {
             fprintf(stderr, "sockkit get: %s: %s\n", cur, x->msg);
             status = http_fail ? SK_GET_HTTP_ERROR : SK_GET_FAILED;
@@ -1303,33 +1324,31 @@ static int get_one(struct ctx *x, const char *url, const char *out)
             sk_free(loc);
         }
         if (rc < 0) {
-            fprintf(stderr, "sockkit get: %s: cannot resolve the redirect to %s\n", cur,
-                    r.location);
-            status = SK_GET_FAILED;
+            status = url_failf(x, cur, url, cur, &r, redirects, "cannot resolve the redirect to %s",
+                               r.location);
             sk_url_fini(&u);
             break;
         }
-        if (++redirects > o->max_redirs) {
-            fprintf(stderr,
-                    "sockkit get: %s: too many redirects (more than %u, --max-redirs); the last "
-                    "one pointed to %s\n",
-                    url, o->max_redirs, next);
+        if (redirects + 1 > o->max_redirs) {
+            status = url_failf(x, url, url, cur, &r, redirects,
+                               "too many redirects (more than %u, --max-redirs); the last one "
+                               "pointed to %s",
+                               o->max_redirs, next);
             sk_free(next);
             sk_url_fini(&u);
-            status = SK_GET_FAILED;
             break;
         }
         bool downgrade = u.https && strncasecmp(next, "http://", 7) == 0;
         sk_url_fini(&u);
         if (downgrade && !o->allow_downgrade) {
-            fprintf(stderr,
-                    "sockkit get: %s: refusing to follow the redirect from https to plain http "
-                    "(%s); --allow-downgrade permits it\n",
-                    cur, next);
+            status = url_failf(x, cur, url, cur, &r, redirects,
+                               "refusing to follow the redirect from https to plain http (%s); "
+                               "--allow-downgrade permits it",
+                               next);
             sk_free(next);
-            status = SK_GET_FAILED;
             break;
         }
+        redirects++;
         sk_log_info("following the redirect (%d) to %s", r.status, next);
         sk_free(cur);
         cur = next;

@@ -3,6 +3,7 @@ canned bytes, for the edges a library-based server cannot produce:
 truncated compressed bodies, bodies on responses that have none, redirects
 to unencoded Locations."""
 import gzip
+import json
 import os
 import socket
 import subprocess
@@ -39,6 +40,9 @@ RESPONSES = {
     "/bad-location": b"HTTP/1.1 302 Found\r\nLocation: http://[::1/x\r\nContent-Length: 0\r\n\r\n",
     "/download": b"HTTP/1.1 302 Found\r\nLocation: /.bashrc\r\nContent-Length: 0\r\n\r\n",
     "/.bashrc": canned(b"200 OK", b"echo owned\n"),
+    "/hop1": b"HTTP/1.1 301 Moved\r\nLocation: /hop2\r\nContent-Length: 0\r\n\r\n",
+    "/hop2": b"HTTP/1.1 302 Found\r\nLocation: /ok\r\nContent-Length: 0\r\n\r\n",
+    "/self": b"HTTP/1.1 302 Found\r\nLocation: /self\r\nContent-Length: 0\r\n\r\n",
 }
 
 
@@ -160,3 +164,21 @@ def test_remote_name_comes_from_the_url_given(raw, tmp_path):
     assert r.returncode == 0, r.stderr
     assert os.listdir(tmp_path) == ["download"]
     assert (tmp_path / "download").read_bytes() == b"echo owned\n"
+
+
+def test_json_one_object_per_url_with_redirects(raw):
+    """--json -L: one object per URL given (its last exchange), also when
+    the URL fails before or between transfers."""
+    r = get("--json", "-L", "--max-redirs", "3", raw.base + "/hop1", raw.base + "/self",
+            "ftp://nowhere/", raw.base + "/ok")
+    assert r.returncode == 1
+    objs = [json.loads(line) for line in r.stdout.decode().splitlines()]
+    assert [o["url"] for o in objs] == [raw.base + "/hop1", raw.base + "/self", "ftp://nowhere/",
+                                        raw.base + "/ok"]
+    assert objs[0]["final_url"] == raw.base + "/ok"
+    assert objs[0]["redirects"] == 2 and objs[0]["status"] == 200 and "error" not in objs[0]
+    assert objs[1]["status"] == 302 and objs[1]["redirects"] == 3
+    assert objs[1]["error"].startswith("too many redirects (more than 3, --max-redirs)")
+    assert objs[2]["error"] == 'unsupported scheme "ftp" (only http and https)'
+    assert objs[2]["timings_ms"]["total"] == 0
+    assert objs[3]["status"] == 200 and objs[3]["redirects"] == 0
