@@ -758,6 +758,10 @@ static int sink_write(struct ctx *x, struct sink *s, const char *p, size_t n)
 
 static int sink_open_file(struct ctx *x, struct sink *s, const char *name)
 {
+    struct stat st;
+    bool exists = stat(name, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode))
+        return failf(x, -EISDIR, "cannot write %s: it is a directory", name);
     s->final = sk_xstrdup(name);
     const char *slash = strrchr(name, '/');
     size_t dl = slash ? (size_t)(slash - name) + 1 : 0;
@@ -769,10 +773,12 @@ static int sink_open_file(struct ctx *x, struct sink *s, const char *name)
     if (fd < 0)
         return failf(x, -errno, "cannot create a file next to %s: %s", name, strerror(errno));
     tmp_live = 1;
-    /* mkstemp makes 0600; a download gets the usual 0666 & ~umask. */
+    /* mkstemp makes 0600. A file that is replaced keeps its mode (as
+     * curl, which writes into it, does: a 0600 file must not become
+     * world-readable); a new one gets the usual 0666 & ~umask. */
     mode_t um = umask(0);
     umask(um);
-    fchmod(fd, 0666 & ~um);
+    fchmod(fd, exists && S_ISREG(st.st_mode) ? st.st_mode & 07777 : 0666 & ~um);
     s->tmp = sk_xstrdup(tmp_path);
     s->fd = fd;
     s->kind = SINK_FILE;

@@ -182,3 +182,31 @@ def test_json_one_object_per_url_with_redirects(raw):
     assert objs[2]["error"] == 'unsupported scheme "ftp" (only http and https)'
     assert objs[2]["timings_ms"]["total"] == 0
     assert objs[3]["status"] == 200 and objs[3]["redirects"] == 0
+
+
+def test_output_keeps_the_mode_of_the_file_it_replaces(raw, tmp_path):
+    out = tmp_path / "secret.json"
+    out.write_bytes(b"old\n")
+    os.chmod(out, 0o600)
+    r = get("-o", out, raw.base + "/ok")
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == b"ok\n"
+    assert os.stat(out).st_mode & 0o7777 == 0o600
+    os.chmod(out, 0o640)
+    assert get("-o", out, raw.base + "/ok").returncode == 0
+    assert os.stat(out).st_mode & 0o7777 == 0o640
+    # A new file gets 0666 & ~umask.
+    old = os.umask(0o022)
+    os.umask(old)
+    fresh = tmp_path / "fresh.txt"
+    assert get("-o", fresh, raw.base + "/ok").returncode == 0
+    assert os.stat(fresh).st_mode & 0o7777 == 0o666 & ~old
+
+
+def test_output_to_a_directory_fails_before_the_transfer(raw, tmp_path):
+    d = tmp_path / "d"
+    d.mkdir()
+    r = get("-o", d, raw.base + "/ok")
+    assert r.returncode == 1
+    assert err_line(r) == "sockkit get: %s/ok: cannot write %s: it is a directory" % (raw.base, d)
+    assert os.listdir(tmp_path) == ["d"] and os.listdir(d) == []
