@@ -995,7 +995,7 @@ again:
     r->head_bytes = (uint64_t)head;
     snprintf(r->remote, sizeof(r->remote), "%s", c->remote);
     snprintf(r->local, sizeof(r->local), "%s", c->local);
-    log_head("<", c->buf + resp.interim_bytes, (size_t)head - resp.interim_bytes);
+    log_head("<", c->buf, (size_t)head); /* interim 1xx heads too */
     if (o->json) {
         r->headers = json_object();
         for (size_t i = 0; i < resp.num_headers; i++) {

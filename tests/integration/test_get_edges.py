@@ -43,6 +43,8 @@ RESPONSES = {
     "/hop1": b"HTTP/1.1 301 Moved\r\nLocation: /hop2\r\nContent-Length: 0\r\n\r\n",
     "/hop2": b"HTTP/1.1 302 Found\r\nLocation: /ok\r\nContent-Length: 0\r\n\r\n",
     "/self": b"HTTP/1.1 302 Found\r\nLocation: /self\r\nContent-Length: 0\r\n\r\n",
+    "/interim": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
+                + canned(b"200 OK", b"final\n"),
 }
 
 
@@ -210,3 +212,12 @@ def test_output_to_a_directory_fails_before_the_transfer(raw, tmp_path):
     assert r.returncode == 1
     assert err_line(r) == "sockkit get: %s/ok: cannot write %s: it is a directory" % (raw.base, d)
     assert os.listdir(tmp_path) == ["d"] and os.listdir(d) == []
+
+
+def test_verbose_shows_interim_responses(raw):
+    """1xx heads are skipped for the body but are part of the -v story."""
+    r = get("-v", raw.base + "/interim")
+    assert r.returncode == 0 and r.stdout == b"final\n"
+    heads = [line for line in r.stderr.decode().splitlines() if line.startswith("sockkit: < ")]
+    assert heads[:4] == ["sockkit: < HTTP/1.1 100 Continue", "sockkit: < HTTP/1.1 103 Early Hints",
+                         "sockkit: < Link: </s.css>", "sockkit: < HTTP/1.1 200 OK"]
