@@ -930,6 +930,8 @@ static int transfer(struct ctx *x, const sk_url_t *u, const char *out_name, bool
     int head = 0;
 
 again:
+    if (retried)
+        r->t0 = sk_clock_us(); /* the timings are those of the exchange that answers */
     rc = conn_get(x, u, r, &c, retried);
     if (rc < 0)
         return rc;
@@ -940,6 +942,7 @@ again:
     if (rc < 0) {
         if (r->reused && !retried && (rc == -EPIPE || rc == -ECONNRESET)) {
             /* The server closed the kept connection as we reused it. */
+            sk_log_info("the kept connection to %s closed; retrying on a new one", c->label);
             conn_close(c);
             retried = true;
             r->reused = false;

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import threading
+import time
 import zlib
 
 import pytest
@@ -45,6 +46,7 @@ RESPONSES = {
     "/self": b"HTTP/1.1 302 Found\r\nLocation: /self\r\nContent-Length: 0\r\n\r\n",
     "/interim": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
                 + canned(b"200 OK", b"final\n"),
+    "/answer-then-close": canned(b"200 OK", b"first\n"),
 }
 
 
@@ -85,6 +87,9 @@ class Raw:
                 method, path, _ = head.split(b"\r\n")[0].decode().split(" ")
                 resp = RESPONSES.get(path, canned(b"404 Not Found", b"nope\n"))
                 c.sendall(resp.replace(b"%BASE%", self.base.encode()))
+                if path == "/answer-then-close":
+                    time.sleep(0.3)  # the client has reused the connection by now
+                    return
         except OSError:
             pass
         finally:
@@ -221,3 +226,17 @@ def test_verbose_shows_interim_responses(raw):
     heads = [line for line in r.stderr.decode().splitlines() if line.startswith("sockkit: < ")]
     assert heads[:4] == ["sockkit: < HTTP/1.1 100 Continue", "sockkit: < HTTP/1.1 103 Early Hints",
                          "sockkit: < Link: </s.css>", "sockkit: < HTTP/1.1 200 OK"]
+
+
+def test_reuse_of_a_closing_connection_retries_with_fresh_timings(raw):
+    """The server answers, keeps the connection open, then closes it while
+    the next request is on its way: the request is retried once on a new
+    connection, and its timings are those of that exchange (not inflated
+    by the wait for the dead one)."""
+    r = get("-v", "--json", raw.base + "/answer-then-close", raw.base + "/ok")
+    assert r.returncode == 0, r.stderr
+    first, second = [json.loads(line) for line in r.stdout.decode().splitlines()]
+    assert "retrying on a new one" in r.stderr.decode()
+    assert raw.accepted == 2
+    assert second["status"] == 200 and second["reused"] is False
+    assert second["timings_ms"]["dns"] < 100 and second["timings_ms"]["total"] < 250
