@@ -274,6 +274,30 @@ static int connect_failure(struct ctx *x, const sk_happy_attempt_t *a, size_t n,
     return failf(x, rc, "could not connect: %s", list);
 }
 
+/* Explains a failed connect to --unix-socket PATH. connect(2) says
+ * "refused" both when nothing listens on a socket file and when PATH is
+ * not a socket at all; stat tells them apart. */
+static int unix_failure(struct ctx *x, const char *path, int rc)
+{
+    struct stat st;
+    if (rc == -ENOENT)
+        return failf(x, rc,
+                     "cannot connect to Unix socket %s: no such file (is the server "
+                     "running?)",
+                     path);
+    if (rc == -ECONNREFUSED && stat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+        return failf(x, rc, "cannot connect to Unix socket %s: it is a %s, not a socket", path,
+                     S_ISDIR(st.st_mode)   ? "directory"
+                     : S_ISREG(st.st_mode) ? "regular file"
+                                           : "special file");
+    if (rc == -ECONNREFUSED)
+        return failf(x, rc,
+                     "cannot connect to Unix socket %s: connection refused (a stale "
+                     "socket file: nothing listens on it)",
+                     path);
+    return failf(x, rc, "cannot connect to Unix socket %s: %s", path, sk_strerror(rc));
+}
+
 static void fill_names(struct conn *c)
 {
     struct sockaddr_storage ss;
@@ -462,10 +486,8 @@ static int conn_open(struct ctx *x, const sk_url_t *u, struct conn *c, struct re
     int fd = sk_happy_connect(addrs, (size_t)n, &ho, att, &win);
     int rc = 0;
     if (fd < 0)
-        rc = o_unix != NULL && fd != -ETIME
-                 ? failf(x, fd, "cannot connect to Unix socket %s: %s", o_unix,
-                         fd == -ENOENT ? "no such file (is the server running?)" : sk_strerror(fd))
-                 : connect_failure(x, att, (size_t)n, fd, c->label);
+        rc = o_unix != NULL && fd != -ETIME ? unix_failure(x, o_unix, fd)
+                                            : connect_failure(x, att, (size_t)n, fd, c->label);
     sk_free(att);
     sk_free(addrs);
     if (rc < 0)

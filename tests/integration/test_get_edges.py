@@ -240,3 +240,19 @@ def test_reuse_of_a_closing_connection_retries_with_fresh_timings(raw):
     assert raw.accepted == 2
     assert second["status"] == 200 and second["reused"] is False
     assert second["timings_ms"]["dns"] < 100 and second["timings_ms"]["total"] < 250
+
+
+def test_unix_socket_path_that_is_not_a_listening_socket(tmp_path):
+    plain = tmp_path / "plain.txt"
+    plain.write_bytes(b"x")
+    stale = tmp_path / "stale.sock"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(stale))
+    s.close()
+    for path, why in ((tmp_path, "it is a directory, not a socket"),
+                      (plain, "it is a regular file, not a socket"),
+                      (stale, "connection refused (a stale socket file: nothing listens on it)")):
+        r = get("--unix-socket", path, "http://app/")
+        assert r.returncode == 1
+        assert err_line(r) == "sockkit get: http://app/: cannot connect to Unix socket %s: %s" % (
+            path, why)
