@@ -33,6 +33,8 @@
 #define MSG_STALL_MS 60000
 /* A reply buffer that grew past this (a large echo) is freed after use. */
 #define REPLY_KEEP (64 * 1024)
+/* Arrays and objects in a request nest at most this deep (see too_deep). */
+#define MSG_MAX_DEPTH 512
 /* Bytes of the per-worker arena jansson allocates from while it parses
  * one request; a request that needs more falls back to malloc. */
 #define ARENA_SIZE (16 * 1024)
@@ -532,6 +534,38 @@ static int handle_flat(struct msg_worker *w, sk_outq_t *out, const struct flat *
     return rc < 0 ? rc : 1;
 }
 
+/* True when the arrays and objects in p nest deeper than max. jansson
+ * parses (and frees, and the reply printer walks) nested values by
+ * recursion, about 130 bytes of stack per level for the parser alone: its
+ * own limit of 2048 levels overflows the 256 KiB stack of a connection
+ * thread (--backend threads) and takes the whole server down. Brackets
+ * inside strings do not count; invalid JSON is left for jansson to
+ * describe. */
+static bool too_deep(const char *p, size_t n, unsigned max)
+{
+    unsigned depth = 0;
+    for (size_t i = 0; i < n; i++) {
+        switch (p[i]) {
+        case '"':
+            for (i++; i < n && p[i] != '"'; i++)
+                if (p[i] == '\\')
+                    i++;
+            break;
+        case '[':
+        case '{':
+            if (++depth > max)
+                return true;
+            break;
+        case ']':
+        case '}':
+            if (depth > 0)
+                depth--;
+            break;
+        }
+    }
+    return false;
+}
+
 /* Answers one request frame with jansson allocating from the arena.
  * Returns 0 or -ENOMEM. */
 static int handle(struct msg_worker *w, sk_outq_t *out, const char *p, size_t n)
@@ -541,6 +575,12 @@ static int handle(struct msg_worker *w, sk_outq_t *out, const char *p, size_t n)
         int rc = handle_flat(w, out, &f);
         if (rc != 0)
             return rc < 0 ? rc : 0;
+    }
+    if (too_deep(p, n, MSG_MAX_DEPTH)) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "the request nests arrays and objects deeper than %u levels",
+                 MSG_MAX_DEPTH);
+        return reply_error(w, out, NULL, "bad_request", msg);
     }
     if (w->arena == NULL)
         w->arena = sk_malloc(ARENA_SIZE); /* NULL: plain malloc, still correct */

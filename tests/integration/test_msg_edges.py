@@ -4,7 +4,7 @@ numbers it was given."""
 import json
 
 from conftest import run
-from test_msg import ask, msgsrv, tcp  # noqa: F401 (msgsrv is a fixture)
+from test_msg import ask, msgsrv, reply, frame, tcp  # noqa: F401 (msgsrv is a fixture)
 
 
 def test_client_names_the_stdin_line_of_each_failed_reply(msgsrv):
@@ -53,3 +53,23 @@ def test_client_line_numbers_past_the_window(msgsrv):
     want = [n + 1 for n, line in enumerate(lines) if '"nope"' in line]
     got = [int(line.split()[4].rstrip(":")) for line in r.stderr.decode().splitlines()]
     assert got == want
+
+
+def test_deep_nesting_cannot_exhaust_a_connection_thread_stack(server):
+    """jansson recurses per nesting level; its own 2048-level limit used to
+    overflow the 256 KiB stack of a --backend threads connection thread and
+    kill the whole server. The request is refused before jansson sees it."""
+    srv = server("serve", "msg", "127.0.0.1:0", "--backend", "threads", "--workers", "1")
+    s = tcp(srv)
+    for depth in (511, 512, 2040, 100000):
+        body = b'{"op":"echo","id":1,"data":' + b"[" * depth + b"]" * depth + b"}"
+        s.sendall(frame(body))
+        r = reply(s)
+        if depth < 512:
+            assert r["ok"] is True
+        else:
+            assert r["error"] == {"code": "bad_request", "message": "the request nests arrays "
+                                  "and objects deeper than 512 levels"}
+    assert ask(s, {"op": "ping", "id": 2}) == {"id": 2, "ok": True}
+    s2 = tcp(srv)
+    assert ask(s2, {"op": "ping", "id": 3}) == {"id": 3, "ok": True}

@@ -196,6 +196,46 @@ static void test_echo_returns_numbers_as_given(void **state)
     fx_free(f);
 }
 
+/* Nesting is bounded before jansson recurses: 512 levels in all (the
+ * request object is the first), brackets inside strings do not count. */
+static void test_nesting_limit(void **state)
+{
+    (void)state;
+    struct fixture *f = fx_new(SK_FRAME_MAX_DEFAULT);
+    for (int depth = 510; depth <= 512; depth++) {
+        /* {"op":"echo","data": + depth arrays + } = depth + 1 levels. */
+        size_t cap = 64 + 2 * (size_t)depth;
+        char *req = malloc(cap);
+        int n = snprintf(req, cap, "{\"op\":\"echo\",\"id\":%d,\"data\":", depth);
+        memset(req + n, '[', (size_t)depth);
+        memset(req + n + depth, ']', (size_t)depth);
+        strcpy(req + n + 2 * depth, "}");
+        assert_int_equal(feed_frame(f, req), 0);
+        json_t *r = next_reply(f);
+        if (depth < 512) {
+            assert_true(json_is_true(json_object_get(r, "ok")));
+        } else {
+            assert_string_equal(error_code(r), "bad_request");
+            assert_true(json_is_null(json_object_get(r, "id")));
+            assert_string_equal(
+                json_string_value(json_object_get(json_object_get(r, "error"), "message")),
+                "the request nests arrays and objects deeper than 512 levels");
+        }
+        json_decref(r);
+        free(req);
+    }
+    /* Brackets in strings, escaped quotes included, are data. */
+    char req[4096];
+    int n = snprintf(req, sizeof(req), "{\"op\":\"echo\",\"data\":[\"\\\"");
+    memset(req + n, '[', 1000);
+    strcpy(req + n + 1000, "\"]}");
+    assert_int_equal(feed_frame(f, req), 0);
+    json_t *r = next_reply(f);
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    json_decref(r);
+    fx_free(f);
+}
+
 static void test_every_error_reply(void **state)
 {
     (void)state;
@@ -416,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_fast_path_matches_jansson),
         cmocka_unit_test(test_echo_returns_numbers_as_given),
+        cmocka_unit_test(test_nesting_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
