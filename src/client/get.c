@@ -102,7 +102,8 @@ struct ctx {
     const sk_get_opts_t *o;
     uint64_t deadline; /* --max-time, sk_clock_us; 0: none */
     struct conn conns[MAX_CONNS];
-    char msg[1024]; /* why the current transfer failed */
+    char msg[1024];    /* why the current transfer failed */
+    char origin0[600]; /* origin of the URL given, before any redirect */
 #ifdef SK_HAVE_OPENSSL
     sk_tls_client_t *tls;
 #endif
@@ -621,15 +622,34 @@ int sk_get_check_header(const char *h)
     return 0;
 }
 
-/* True when a -H header names (case-insensitively) the field name. */
-static bool user_sets(const struct ctx *x, const char *name)
+/* True when the -H header h names (case-insensitively) the field name. */
+static bool header_is(const char *h, const char *name)
 {
     size_t n = strlen(name);
-    for (size_t i = 0; i < x->o->n_headers; i++) {
-        const char *h = x->o->headers[i];
-        if (strncasecmp(h, name, n) == 0 && (h[n] == ':' || h[n] == ';'))
+    return strncasecmp(h, name, n) == 0 && (h[n] == ':' || h[n] == ';');
+}
+
+/* -H headers that carry credentials or name the host go only to the
+ * origin of the URL given: a redirect to another scheme, host or port
+ * must not hand them to whoever it points at (curl does the same). */
+static bool origin_only(const char *h)
+{
+    return header_is(h, "authorization") || header_is(h, "proxy-authorization") ||
+           header_is(h, "cookie") || header_is(h, "host");
+}
+
+/* True when the -H header h is sent to u. */
+static bool header_sent(const struct ctx *x, const sk_url_t *u, const char *h)
+{
+    return !origin_only(h) || strcasecmp(u->origin, x->origin0) == 0;
+}
+
+/* True when a -H header sent to u names (case-insensitively) the field. */
+static bool user_sets(const struct ctx *x, const sk_url_t *u, const char *name)
+{
+    for (size_t i = 0; i < x->o->n_headers; i++)
+        if (header_is(x->o->headers[i], name) && header_sent(x, u, x->o->headers[i]))
             return true;
-    }
     return false;
 }
 
@@ -645,17 +665,23 @@ static int build_request(struct ctx *x, const sk_url_t *u, char *buf, size_t cap
         n += (size_t)w_;                                                                           \
     } while (0)
     PUT("%s %s HTTP/1.1\r\n", o->head ? "HEAD" : "GET", u->target);
-    if (!user_sets(x, "host"))
+    if (!user_sets(x, u, "host"))
         PUT("Host: %s\r\n", u->authority);
-    if (!user_sets(x, "user-agent"))
+    if (!user_sets(x, u, "user-agent"))
         PUT("User-Agent: %s\r\n", o->user_agent ? o->user_agent : "sockkit/" SK_VERSION);
-    if (!user_sets(x, "accept"))
+    if (!user_sets(x, u, "accept"))
         PUT("Accept: */*\r\n");
-    if (o->compressed && !user_sets(x, "accept-encoding"))
+    if (o->compressed && !user_sets(x, u, "accept-encoding"))
         PUT("Accept-Encoding: gzip, deflate\r\n");
     for (size_t i = 0; i < o->n_headers; i++) {
         const char *h = o->headers[i];
         const char *sep = h + strcspn(h, ":;");
+        if (!header_sent(x, u, h)) {
+            sk_log_info("not sending the -H %.*s header to %s (it goes only to %s, the origin "
+                        "of the URL given)",
+                        (int)(sep - h), h, u->origin, x->origin0);
+            continue;
+        }
         if (*sep == ';') {
             PUT("%.*s:\r\n", (int)(sep - h), h);
             continue;
@@ -1314,6 +1340,8 @@ static int get_one(struct ctx *x, const char *url, const char *out)
                 status = url_failf(x, cur, url, cur, &r, redirects, "%s", err.msg);
             break;
         }
+        if (redirects == 0)
+            snprintf(x->origin0, sizeof(x->origin0), "%s", u.origin);
         const char *dest = out;
         /* -O names the file after the URL given, never after a redirect
          * target: a server must not choose names such as .bashrc in the

@@ -47,6 +47,9 @@ RESPONSES = {
     "/interim": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
                 + canned(b"200 OK", b"final\n"),
     "/answer-then-close": canned(b"200 OK", b"first\n"),
+    "/to-other-origin": b"HTTP/1.1 302 Found\r\nLocation: http://localhost:%PORT%/echo-head\r\n"
+                        b"Content-Length: 0\r\n\r\n",
+    "/to-same-origin": b"HTTP/1.1 302 Found\r\nLocation: /echo-head\r\nContent-Length: 0\r\n\r\n",
 }
 
 
@@ -86,7 +89,10 @@ class Raw:
                 head, buf = buf.split(b"\r\n\r\n", 1)
                 method, path, _ = head.split(b"\r\n")[0].decode().split(" ")
                 resp = RESPONSES.get(path, canned(b"404 Not Found", b"nope\n"))
-                c.sendall(resp.replace(b"%BASE%", self.base.encode()))
+                if path == "/echo-head":
+                    resp = canned(b"200 OK", head + b"\r\n")
+                c.sendall(resp.replace(b"%BASE%", self.base.encode())
+                          .replace(b"%PORT%", str(self.port).encode()))
                 if path == "/answer-then-close":
                     time.sleep(0.3)  # the client has reused the connection by now
                     return
@@ -256,3 +262,20 @@ def test_unix_socket_path_that_is_not_a_listening_socket(tmp_path):
         assert r.returncode == 1
         assert err_line(r) == "sockkit get: http://app/: cannot connect to Unix socket %s: %s" % (
             path, why)
+
+
+def test_credentials_do_not_follow_a_redirect_to_another_origin(raw):
+    """-H Authorization/Cookie/Host go to the origin of the URL given only;
+    other -H headers follow every redirect (curl behaves the same)."""
+    hdrs = ["-H", "Authorization: Bearer s3cret", "-H", "cookie: sid=1", "-H", "Host: app",
+            "-H", "X-Trace: 7"]
+    r = get("-L", *hdrs, raw.base + "/to-other-origin")
+    assert r.returncode == 0, r.stderr
+    head = r.stdout.decode().lower()
+    assert head.startswith("get /echo-head http/1.1\r\n")
+    assert "host: localhost:%d\r\n" % raw.port in head and "x-trace: 7" in head
+    assert "s3cret" not in head and "sid=1" not in head and "host: app" not in head
+    r = get("-L", *hdrs, raw.base + "/to-same-origin")
+    head = r.stdout.decode().lower()
+    assert "authorization: bearer s3cret" in head and "cookie: sid=1" in head
+    assert "host: app" in head
