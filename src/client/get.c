@@ -813,7 +813,9 @@ static int sink_open_file(struct ctx *x, struct sink *s, const char *name)
     s->final = sk_xstrdup(name);
     const char *slash = strrchr(name, '/');
     size_t dl = slash ? (size_t)(slash - name) + 1 : 0;
-    int w = snprintf(tmp_path, sizeof(tmp_path), "%.*s.%s.sockkit-XXXXXX", (int)dl, name,
+    /* ".NAME.sockkit-XXXXXX" must itself fit NAME_MAX (255): a long NAME
+     * is cut in the temporary name only. */
+    int w = snprintf(tmp_path, sizeof(tmp_path), "%.*s.%.200s.sockkit-XXXXXX", (int)dl, name,
                      slash ? slash + 1 : name);
     if (w < 0 || (size_t)w >= sizeof(tmp_path))
         return failf(x, -ENAMETOOLONG, "output file name too long: %s", name);
@@ -1347,11 +1349,18 @@ static int get_one(struct ctx *x, const char *url, const char *out)
          * target: a server must not choose names such as .bashrc in the
          * current directory (curl and wget behave the same). */
         if (dest == NULL && o->remote_name && !o->json && !o->head) {
-            if (redirects == 0 && sk_url_filename(&u, name, sizeof(name)) < 0) {
-                fprintf(stderr,
-                        "sockkit get: %s: -O needs a file name at the end of the URL's path "
-                        "(use -o FILE)\n",
-                        cur);
+            int fr = redirects == 0 ? sk_url_filename(&u, name, sizeof(name)) : 0;
+            if (fr < 0) {
+                if (fr == -ENAMETOOLONG)
+                    fprintf(stderr,
+                            "sockkit get: %s: -O: the last segment of the URL's path is too long "
+                            "for a file name (over %zu bytes; use -o FILE)\n",
+                            cur, sizeof(name) - 1);
+                else
+                    fprintf(stderr,
+                            "sockkit get: %s: -O needs a file name at the end of the URL's path "
+                            "(use -o FILE)\n",
+                            cur);
                 sk_url_fini(&u);
                 status = SK_GET_FAILED;
                 break;

@@ -434,9 +434,10 @@ int sk_url_filename(const sk_url_t *u, char *out, size_t cap)
     while (s > t && s[-1] != '/')
         s--;
     size_t len = (size_t)(t + n - s);
-    if (len == 0 || (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.') ||
-        len + 1 > cap)
+    if (len == 0 || (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
         return SK_EUSAGE;
+    if (len + 1 > cap)
+        return -ENAMETOOLONG;
     memcpy(out, s, len);
     out[len] = '\0';
     return 0;

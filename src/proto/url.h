@@ -52,8 +52,8 @@ int sk_url_resolve(const char *base, const char *ref, char **out);
 int sk_url_escape_ref(const char *ref, char **out);
 
 /* The file name for -O: the last path segment of the target, without the
- * query, percent-encoding kept. Returns 0, or SK_EUSAGE when there is none
- * ("/", "/dir/", ".", "..") or it does not fit cap. */
+ * query, percent-encoding kept. Returns 0, SK_EUSAGE when there is none
+ * ("/", "/dir/", ".", ".."), or -ENAMETOOLONG when it does not fit cap. */
 int sk_url_filename(const sk_url_t *u, char *out, size_t cap);
 
 #endif

@@ -279,3 +279,18 @@ def test_credentials_do_not_follow_a_redirect_to_another_origin(raw):
     head = r.stdout.decode().lower()
     assert "authorization: bearer s3cret" in head and "cookie: sid=1" in head
     assert "host: app" in head
+
+
+def test_long_file_names(raw, tmp_path):
+    """A name up to NAME_MAX (255) is written although its temporary
+    sibling would be longer; -O says when the URL's name is too long."""
+    out = tmp_path / ("n" * 255)
+    r = get("-o", out, raw.base + "/ok")
+    assert r.returncode == 0, r.stderr
+    assert os.listdir(tmp_path) == ["n" * 255] and out.read_bytes() == b"ok\n"
+    url = raw.base + "/" + "x" * 300
+    r = subprocess.run([SOCKKIT, "get", "-O", url], cwd=tmp_path, capture_output=True,
+                       timeout=TIMEOUT)
+    assert r.returncode == 1
+    assert err_line(r) == "sockkit get: %s: -O: the last segment of the URL's path is too long " \
+                          "for a file name (over 255 bytes; use -o FILE)" % url
