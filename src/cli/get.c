@@ -35,7 +35,8 @@ static const char get_usage[] =
     "                          headers, timings (dns, connect, tls, ttfb, total)\n"
     "      --tcp-info          print the kernel's TCP_INFO after each transfer\n"
     "      --progress / --no-progress  force the progress bar (default: on when\n"
-    "                          stderr is a terminal and the body is over 256 KiB)\n"
+    "                          stderr is a terminal, the body is over 256 KiB and\n"
+    "                          it does not go to the terminal itself)\n"
     "\n"
     "Request:\n"
     "  -H, --header 'N: V'     add a header (repeatable); 'N:' removes a default one,\n"
@@ -231,8 +232,10 @@ int sk_cmd_get(int argc, char **argv)
     o.tls_timeout_ms = tls.timeout_ms;
     o.insecure = tls.insecure;
     o.cacert = tls.cacert;
-    if (o.progress < 0)
-        o.progress = isatty(STDERR_FILENO) && sk_log_verbosity == 0;
+    /* Automatic (-1) stays only when stderr is a terminal; the client
+     * then also leaves out a body that goes to a terminal stdout. */
+    if (o.progress < 0 && !(isatty(STDERR_FILENO) && sk_log_verbosity == 0))
+        o.progress = 0;
     int rc = sk_get_run(&o);
     sk_free(outputs);
     sk_free(headers);

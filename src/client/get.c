@@ -1151,7 +1151,11 @@ again:
     /* The body, decoded in place after the head. */
     sk_http_body_t b;
     sk_http_body_init(&b, &resp, o->head);
-    s.progress = o->progress == 1 && s.kind != SINK_DISCARD;
+    /* A bar drawn on the terminal the body is printed on would tear
+     * through it (curl leaves it out too). */
+    s.progress = s.kind != SINK_DISCARD &&
+                 (o->progress == 1 ||
+                  (o->progress < 0 && !(s.kind == SINK_STDOUT && isatty(STDOUT_FILENO))));
     s.total = b.kind == SK_HTTP_BODY_LENGTH ? b.remaining : 0;
     s.start_us = sk_clock_us();
     size_t off = (size_t)head;

@@ -50,6 +50,7 @@ RESPONSES = {
     "/to-other-origin": b"HTTP/1.1 302 Found\r\nLocation: http://localhost:%PORT%/echo-head\r\n"
                         b"Content-Length: 0\r\n\r\n",
     "/to-same-origin": b"HTTP/1.1 302 Found\r\nLocation: /echo-head\r\nContent-Length: 0\r\n\r\n",
+    "/big": canned(b"200 OK", b"b" * (1 << 20)),
 }
 
 
@@ -294,3 +295,39 @@ def test_long_file_names(raw, tmp_path):
     assert r.returncode == 1
     assert err_line(r) == "sockkit get: %s: -O: the last segment of the URL's path is too long " \
                           "for a file name (over 255 bytes; use -o FILE)" % url
+
+
+def on_pty(args, stdout_on_pty):
+    """Runs sockkit get with stderr (and stdout when asked) on a
+    pseudo-terminal; returns what the terminal showed."""
+    import pty
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen([SOCKKIT, "get"] + [str(a) for a in args],
+                             stdout=slave if stdout_on_pty else subprocess.DEVNULL, stderr=slave)
+        os.close(slave)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        assert p.wait(TIMEOUT) == 0
+        return shown
+    finally:
+        os.close(master)
+
+
+def test_no_progress_bar_through_a_body_printed_on_the_terminal(raw):
+    shown = on_pty([raw.base + "/big"], stdout_on_pty=True)
+    assert shown.count(b"b") == 1 << 20
+    assert b"%" not in shown and b"MiB" not in shown
+    # The body elsewhere: the bar is drawn.
+    shown = on_pty([raw.base + "/big"], stdout_on_pty=False)
+    assert b"100.0%  1.0 MiB of 1.0 MiB" in shown
+    # --progress forces it.
+    shown = on_pty(["--progress", raw.base + "/big"], stdout_on_pty=True)
+    assert b"100.0%  1.0 MiB of 1.0 MiB" in shown
