@@ -806,11 +806,33 @@ static int sink_write(struct ctx *x, struct sink *s, const char *p, size_t n)
 
 static int sink_open_file(struct ctx *x, struct sink *s, const char *name)
 {
-    struct stat st;
+    struct stat st, lst;
     bool exists = stat(name, &st) == 0;
     if (exists && S_ISDIR(st.st_mode))
         return failf(x, -EISDIR, "cannot write %s: it is a directory", name);
-    s->final = sk_xstrdup(name);
+    if (exists && !S_ISREG(st.st_mode)) {
+        /* A device, FIFO or terminal (-o /dev/null, -o /dev/stdout) is
+         * written in place: renaming a file over it would replace the
+         * device node itself. */
+        int fd = open(name, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+            return failf(x, -errno, "cannot open %s: %s", name, strerror(errno));
+        s->final = sk_xstrdup(name);
+        s->fd = fd;
+        s->kind = SINK_FILE;
+        return 0;
+    }
+    /* Through a symbolic link to a file, the file is replaced and the
+     * link kept. */
+    char *target =
+        exists && lstat(name, &lst) == 0 && S_ISLNK(lst.st_mode) ? realpath(name, NULL) : NULL;
+    if (target != NULL) {
+        s->final = sk_xstrdup(target);
+        free(target);
+        name = s->final;
+    } else {
+        s->final = sk_xstrdup(name);
+    }
     const char *slash = strrchr(name, '/');
     size_t dl = slash ? (size_t)(slash - name) + 1 : 0;
     /* ".NAME.sockkit-XXXXXX" must itself fit NAME_MAX (255): a long NAME
@@ -854,9 +876,10 @@ static int sink_close(struct ctx *x, struct sink *s, bool ok)
     if (s->kind == SINK_FILE) {
         if (close(s->fd) < 0 && ok)
             rc = failf(x, -errno, "cannot write %s: %s", s->final, strerror(errno));
-        if (ok && rc == 0 && rename(s->tmp, s->final) < 0)
+        /* No temporary name: written in place (a device or FIFO). */
+        if (s->tmp != NULL && ok && rc == 0 && rename(s->tmp, s->final) < 0)
             rc = failf(x, -errno, "cannot rename %s to %s: %s", s->tmp, s->final, strerror(errno));
-        if (!ok || rc < 0)
+        if (s->tmp != NULL && (!ok || rc < 0))
             unlink(s->tmp);
         tmp_live = 0;
         if (ok && rc == 0)

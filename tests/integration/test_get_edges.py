@@ -6,6 +6,7 @@ import gzip
 import json
 import os
 import socket
+import stat
 import subprocess
 import threading
 import time
@@ -331,3 +332,39 @@ def test_no_progress_bar_through_a_body_printed_on_the_terminal(raw):
     # --progress forces it.
     shown = on_pty(["--progress", raw.base + "/big"], stdout_on_pty=True)
     assert b"100.0%  1.0 MiB of 1.0 MiB" in shown
+
+
+def test_output_to_a_device_fifo_or_symlink(raw, tmp_path):
+    """-o onto something that is not a regular file writes into it: the
+    temporary-file-and-rename scheme used to rename a regular file over
+    the node (`-o /dev/null` as root replaced /dev/null). A private null
+    device stands in for /dev/null here."""
+    null = tmp_path / "null"
+    try:
+        os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except PermissionError:
+        null = None
+    if null is not None:
+        r = get("-o", null, raw.base + "/big")
+        assert r.returncode == 0, r.stderr
+        assert stat.S_ISCHR(os.stat(null).st_mode)
+        assert sorted(os.listdir(tmp_path)) == ["null"]
+        os.unlink(null)
+    # A FIFO gets the body, and stays a FIFO.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()), daemon=True)
+    reader.start()
+    r = get("-o", fifo, raw.base + "/ok")
+    reader.join(TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    assert got == [b"ok\n"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    # Through a symbolic link the target file is replaced, the link kept.
+    (tmp_path / "real").write_bytes(b"old")
+    os.symlink("real", tmp_path / "link")
+    r = get("-o", tmp_path / "link", raw.base + "/ok")
+    assert r.returncode == 0, r.stderr
+    assert os.path.islink(tmp_path / "link")
+    assert (tmp_path / "real").read_bytes() == b"ok\n"
+    assert sorted(os.listdir(tmp_path)) == ["fifo", "link", "real"]
