@@ -58,9 +58,3 @@ void *sk_xcalloc(size_t nmemb, size_t size)
     void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
     return p ? p : oom(nmemb * size);
 }
-
-char *sk_xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    return p ? p : oom(strlen(s) + 1);
-}

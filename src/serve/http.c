@@ -167,7 +167,9 @@ static void log_request(struct http_sess *s, struct http_worker *w, const sk_htt
     sk_access_buf_add(w->log, &e);
 }
 
-int sk__http_simple(sk__http_req_t *r, int status, const char *extra)
+/* A response with no extra fields always fits SK_HTTP_HEAD_MAX, so the
+ * fallback of a head that overflowed is itself never cut short. */
+static int simple_response(sk__http_req_t *r, int status, const char *extra, int too_long)
 {
     char body[160];
     const char *text = sk_http_status_text(status);
@@ -194,15 +196,36 @@ int sk__http_simple(sk__http_req_t *r, int status, const char *extra)
         h, r->keep_alive
                ? (r->req != NULL && r->req->version_minor == 0 ? "Connection: keep-alive\r\n" : "")
                : "Connection: close\r\n");
-    sk_http_head_end(h);
-    int rc = sk_outq_append(r->out, h->buf, h->len);
+    int rc = sk__http_head_send(r, h, too_long);
     sk_free(h);
-    if (rc == 0 && !r->head_only && blen > 0) {
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    if (!r->head_only && blen > 0) {
         rc = sk_outq_append(r->out, body, blen);
         r->body_bytes = blen;
     }
     r->status = status;
     return rc;
+}
+
+int sk__http_simple(sk__http_req_t *r, int status, const char *extra)
+{
+    /* Only extra (a Location built from the request target) can make the
+     * head too long: the request's doing, so 414. */
+    return simple_response(r, status, extra, 414);
+}
+
+int sk__http_head_send(sk__http_req_t *r, sk_http_head_t *h, int fallback)
+{
+    if (sk_http_head_end(h))
+        return sk_outq_append(r->out, h->buf, h->len);
+    /* Nothing of this response is queued yet (the head goes first), so the
+     * fallback replaces it whole. Closing keeps the framing of whatever
+     * the client pipelined behind this request out of doubt. */
+    r->keep_alive = false;
+    r->body_bytes = 0;
+    int rc = simple_response(r, fallback, NULL, 500);
+    return rc < 0 ? rc : 1;
 }
 
 /* A request the parser refused: answer with the status its reason maps to
@@ -227,8 +250,11 @@ static int http_reject(struct http_sess *s, sk_proto_ctx_t *ctx, struct http_wor
     return rc < 0 ? rc : SK_PROTO_CLOSE;
 }
 
+/* Builds the response to req into out. *keep_alive says whether the
+ * connection may stay open; the response may clear it (a head that did
+ * not fit was replaced by an error that closes). */
 static int respond(struct http_sess *s, const sk_http_request_t *req, sk_outq_t *out,
-                   sk_proto_ctx_t *ctx, struct http_worker *w, bool keep_alive)
+                   struct http_worker *w, bool *keep_alive)
 {
     time_t now;
     char fallback[SK_DATE_LEN + 1];
@@ -247,13 +273,12 @@ static int respond(struct http_sess *s, const sk_http_request_t *req, sk_outq_t 
         .out = out,
         .date = date,
         .now = now,
-        .keep_alive = keep_alive,
+        .keep_alive = *keep_alive,
         .head_only = req->method_id == SK_HTTP_HEAD,
         .cache = w != NULL ? w->cache : NULL,
         .spare_fd = w != NULL ? &w->spare_fd : NULL,
     };
     int rc;
-    (void)ctx;
     switch (req->method_id) {
     case SK_HTTP_GET:
     case SK_HTTP_HEAD:
@@ -273,6 +298,7 @@ static int respond(struct http_sess *s, const sk_http_request_t *req, sk_outq_t 
     log_request(s, w, req, &r, start);
     if (w != NULL)
         spare_refill(w);
+    *keep_alive = r.keep_alive;
     return rc;
 }
 
@@ -344,14 +370,14 @@ static int http_input(void *sess_, const char *data, size_t len, size_t *consume
     bool has_body = req.chunked || (req.has_content_length && req.content_length > 0);
     if (!has_body) {
         s->head_start_ms = 0;
-        int rc = respond(s, &req, ctx->out, ctx, w, keep);
+        int rc = respond(s, &req, ctx->out, w, &keep);
         if (rc < 0)
             return rc;
         return keep ? SK_PROTO_OK : SK_PROTO_CLOSE;
     }
     /* The response waits until the body is read, so a body over --max-body
      * can still be answered with 413 instead of it. */
-    int rc = respond(s, &req, &s->held, ctx, w, keep);
+    int rc = respond(s, &req, &s->held, w, &keep);
     if (rc < 0)
         return rc;
     s->close_after = !keep;
