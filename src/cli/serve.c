@@ -116,6 +116,8 @@ static const char http_usage[] =
     "HTTP options:\n"
     "  -l, --listen EP          endpoint to serve on, repeatable (default 127.0.0.1:8080)\n"
     "      --header-timeout S   seconds to receive a complete request head (default 10)\n"
+    "      --body-timeout S     seconds to receive a whole request body after its head\n"
+    "                           (default 30; 408 and close when it runs out)\n"
     "      --idle-timeout S     keep-alive idle limit (default 60)\n"
     "      --send-timeout S     limit on a send making no progress (default 60)\n"
     "      --max-header-bytes N request line plus headers (default 16384; 431, or 414\n"
@@ -137,6 +139,7 @@ static const char http_usage[] =
 enum {
     OPT_LISTEN = 'l',
     OPT_HEADER_TIMEOUT = 2000,
+    OPT_BODY_TIMEOUT,
     OPT_IDLE_TIMEOUT,
     OPT_SEND_TIMEOUT,
     OPT_MAX_HEADER_BYTES,
@@ -155,6 +158,7 @@ static int serve_http(int argc, char **argv)
         SK_CLI_SERVER_OPTS,
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
+        {"body-timeout", required_argument, NULL, OPT_BODY_TIMEOUT},
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
         {"send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT},
         {"max-header-bytes", required_argument, NULL, OPT_MAX_HEADER_BYTES},
@@ -191,6 +195,9 @@ static int serve_http(int argc, char **argv)
             break;
         case OPT_HEADER_TIMEOUT:
             hcfg.header_timeout_ms = sk_cli_seconds_ms(cmd, "--header-timeout", optarg);
+            break;
+        case OPT_BODY_TIMEOUT:
+            hcfg.body_timeout_ms = sk_cli_seconds_ms(cmd, "--body-timeout", optarg);
             break;
         case OPT_IDLE_TIMEOUT:
             hcfg.idle_timeout_ms = sk_cli_seconds_ms(cmd, "--idle-timeout", optarg);

@@ -50,6 +50,7 @@ struct http_sess {
     sk_outq_t held;         /* response waiting until the request body is read */
     uint64_t body_left;     /* Content-Length bytes still to discard */
     uint64_t head_start_ms; /* the current head's first byte (or accept) */
+    uint64_t body_end_ms;   /* the body must be complete by then (0: no limit) */
     sk_http_chunked_t chunked;
     uint8_t state;
     bool partial;     /* part of a request head is buffered */
@@ -228,10 +229,10 @@ int sk__http_head_send(sk__http_req_t *r, sk_http_head_t *h, int fallback)
     return rc < 0 ? rc : 1;
 }
 
-/* A request the parser refused: answer with the status its reason maps to
- * and close, since the framing of anything after it is unknown. */
-static int http_reject(struct http_sess *s, sk_proto_ctx_t *ctx, struct http_worker *w,
-                       enum sk_http_error why)
+/* Answers status and closes: the framing of anything after the request
+ * is unknown (or the client is too slow to keep). */
+static int reject_status(struct http_sess *s, sk_proto_ctx_t *ctx, struct http_worker *w,
+                         int status)
 {
     time_t now;
     char fallback[SK_DATE_LEN + 1];
@@ -245,9 +246,16 @@ static int http_reject(struct http_sess *s, sk_proto_ctx_t *ctx, struct http_wor
     }
     sk__http_req_t r = {.cfg = s->cfg, .out = ctx->out, .date = date, .now = now};
     uint64_t start = sk_clock_us();
-    int rc = sk__http_simple(&r, sk_http_error_status(why), NULL);
+    int rc = sk__http_simple(&r, status, NULL);
     log_request(s, w, NULL, &r, start);
     return rc < 0 ? rc : SK_PROTO_CLOSE;
+}
+
+/* A request the parser refused: the status its reason maps to. */
+static int http_reject(struct http_sess *s, sk_proto_ctx_t *ctx, struct http_worker *w,
+                       enum sk_http_error why)
+{
+    return reject_status(s, ctx, w, sk_http_error_status(why));
 }
 
 /* Builds the response to req into out. *keep_alive says whether the
@@ -308,6 +316,7 @@ static int body_done(struct http_sess *s, sk_proto_ctx_t *ctx)
     sk_outq_move(ctx->out, &s->held);
     s->state = S_HEAD;
     s->head_start_ms = 0;
+    s->body_end_ms = 0;
     return s->close_after ? SK_PROTO_CLOSE : SK_PROTO_OK;
 }
 
@@ -322,6 +331,21 @@ static int http_input(void *sess_, const char *data, size_t len, size_t *consume
 {
     struct http_sess *s = sess_;
     struct http_worker *w = ctx->worker;
+
+    /* Bytes that arrive after the phase's deadline are refused here, so a
+     * client trickling one byte per read is cut off on every engine, not
+     * only where a timer fires between reads. The held response has not
+     * started, so the client is told why (RFC 9110 §15.5.9). */
+    if (s->state != S_HEAD && s->body_end_ms != 0 && ctx->now_ms >= s->body_end_ms) {
+        sk_outq_clear(&s->held);
+        *consumed = len;
+        return reject_status(s, ctx, w, 408);
+    }
+    if (s->state == S_HEAD && s->partial && s->cfg->header_timeout_ms != 0 &&
+        ctx->now_ms >= s->head_start_ms + s->cfg->header_timeout_ms) {
+        *consumed = len;
+        return reject_status(s, ctx, w, 408);
+    }
 
     if (s->state == S_BODY_LENGTH) {
         size_t take = len < s->body_left ? len : (size_t)s->body_left;
@@ -381,6 +405,9 @@ static int http_input(void *sess_, const char *data, size_t len, size_t *consume
     if (rc < 0)
         return rc;
     s->close_after = !keep;
+    /* RFC 9112 gives no bound; ours is absolute so a body trickled a byte
+     * at a time cannot hold the connection for days. */
+    s->body_end_ms = s->cfg->body_timeout_ms ? ctx->now_ms + s->cfg->body_timeout_ms : 0;
     if (req.chunked) {
         s->state = S_BODY_CHUNKED;
         sk_http_chunked_init(&s->chunked);
@@ -397,8 +424,9 @@ static uint64_t http_deadline(void *sess_, uint64_t last_ms, bool pending)
     const sk_http_config_t *cfg = s->cfg;
     if (pending)
         return cfg->send_timeout_ms ? last_ms + cfg->send_timeout_ms : 0;
+    /* The body phase: the whole body by body_end_ms, however it trickles. */
     if (s->state != S_HEAD)
-        return cfg->header_timeout_ms ? last_ms + cfg->header_timeout_ms : 0;
+        return s->body_end_ms;
     /* A head (or a new connection's first one) must be complete within the
      * header timeout counted from its start, however slowly it trickles in:
      * that is what stops slowloris. */
@@ -431,6 +459,7 @@ void sk_http_config_defaults(sk_http_config_t *cfg)
     cfg->limits.max_headers = SK_HTTP_DEFAULT_MAX_HEADERS;
     cfg->limits.max_body = SK_HTTP_DEFAULT_MAX_BODY;
     cfg->header_timeout_ms = 10000;
+    cfg->body_timeout_ms = 30000;
     cfg->idle_timeout_ms = 60000;
     cfg->send_timeout_ms = 60000;
     cfg->index = "index.html";

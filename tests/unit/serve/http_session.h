@@ -1,0 +1,287 @@
+/* http_session.h -- drives a stream protocol (the HTTP session) through
+ * its sans-I/O sk_proto_t interface the way a connection driver does, with
+ * a real sk_outq_t, and checks the framing of what it wrote. Shared by
+ * tests/unit/serve/test_http.c and fuzz/fuzz_http_session.c (static
+ * functions only; include once per program).
+ *
+ * The driver rules it copies: unconsumed input is kept and offered again
+ * with the next bytes; input() is called again while it consumes and
+ * returns SK_PROTO_OK; SK_PROTO_CLOSE or a negative result ends the
+ * session (the output queue is still flushed, as a driver would). */
+#ifndef SK_TESTS_HTTP_SESSION_H
+#define SK_TESTS_HTTP_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/outq.h"
+#include "core/proto.h"
+#include "core/server.h"
+
+typedef struct hs {
+    const sk_service_t *svc;
+    void *worker; /* the service's per-worker state, or NULL */
+    void *sess;
+    sk_outq_t out;
+    sk_proto_ctx_t ctx;
+    sk_buf_t in;   /* bytes offered but not consumed yet */
+    sk_buf_t wire; /* everything the session wrote, drained from out */
+    bool open;     /* open() succeeded */
+    bool closed;   /* CLOSE or an error ended the session */
+    int end_rc;    /* the result that ended it */
+} hs_t;
+
+/* Starts a session of svc at time now_ms (worker may be NULL). Returns
+ * open()'s result. */
+static int hs_open(hs_t *h, const sk_service_t *svc, void *worker, uint64_t now_ms)
+{
+    memset(h, 0, sizeof(*h));
+    h->svc = svc;
+    h->worker = worker;
+    sk_outq_init(&h->out);
+    sk_buf_init(&h->in);
+    sk_buf_init(&h->wire);
+    h->ctx.out = &h->out;
+    h->ctx.now_ms = now_ms;
+    h->ctx.worker = worker;
+    h->sess = calloc(1, svc->stream->session_size ? svc->stream->session_size : 1);
+    if (h->sess == NULL)
+        return -12; /* ENOMEM */
+    int rc = svc->stream->open != NULL ? svc->stream->open(h->sess, svc->cfg, &h->ctx) : 0;
+    h->open = rc == 0;
+    if (rc != 0) {
+        h->closed = true;
+        h->end_rc = rc;
+    }
+    return rc;
+}
+
+/* Moves the output queue's bytes (memory and file ranges) to h->wire.
+ * Returns 0 or a negative errno (a file range that could not be read, or
+ * no memory for the copy). */
+static int hs_drain(hs_t *h)
+{
+    char buf[16384];
+    while (!sk_outq_empty(&h->out)) {
+        ssize_t n = sk_outq_peek(&h->out, buf, sizeof(buf));
+        if (n < 0)
+            return (int)n;
+        if (n == 0)
+            return -5; /* EIO: a queued file range shrank */
+        if (sk_buf_append(&h->wire, buf, (size_t)n) < 0)
+            return -12;
+        sk_outq_consume(&h->out, (uint64_t)n);
+    }
+    return 0;
+}
+
+/* Offers n more bytes at time now_ms and runs input() as a driver would.
+ * Returns the last result of input() (SK_PROTO_OK while the session
+ * lives), or hs_drain's error. */
+static int hs_feed(hs_t *h, const char *p, size_t n, uint64_t now_ms)
+{
+    if (h->closed)
+        return h->end_rc;
+    h->ctx.now_ms = now_ms;
+    if (n > 0 && sk_buf_append(&h->in, p, n) < 0)
+        return -12;
+    int rc = SK_PROTO_OK;
+    while (h->in.len > 0) {
+        size_t used = 0;
+        rc = h->svc->stream->input(h->sess, sk_buf_head(&h->in), h->in.len, &used, &h->ctx);
+        if (used > h->in.len)
+            abort(); /* the contract: a prefix of what was offered */
+        sk_buf_consume(&h->in, used);
+        if (rc != SK_PROTO_OK) {
+            h->closed = true;
+            h->end_rc = rc;
+            break;
+        }
+        if (used == 0)
+            break;
+    }
+    int d = hs_drain(h);
+    return d < 0 ? d : rc;
+}
+
+/* The session's deadline now (0: none), as the driver asks for it. */
+static uint64_t hs_deadline(hs_t *h, uint64_t last_ms)
+{
+    const sk_proto_t *p = h->svc->stream;
+    return p->deadline_ms != NULL ? p->deadline_ms(h->sess, last_ms, !sk_outq_empty(&h->out)) : 0;
+}
+
+static void hs_close(hs_t *h)
+{
+    if (h->open && h->svc->stream->close != NULL)
+        h->svc->stream->close(h->sess);
+    sk_outq_clear(&h->out);
+    free(h->sess);
+    sk_buf_fini(&h->in);
+    sk_buf_fini(&h->wire);
+    memset(h, 0, sizeof(*h));
+}
+
+/* --- response framing ------------------------------------------------- */
+
+typedef struct hs_resp {
+    int status;
+    bool close;        /* Connection: close */
+    uint64_t body_len; /* bytes of body that followed the head */
+    size_t head_off, head_len, body_off;
+} hs_resp_t;
+
+static bool hs_tchar(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static bool hs_name_is(const char *p, size_t n, const char *name)
+{
+    size_t k = strlen(name);
+    if (n != k)
+        return false;
+    for (size_t i = 0; i < k; i++) {
+        char a = p[i], b = name[i];
+        if (a >= 'A' && a <= 'Z')
+            a = (char)(a - 'A' + 'a');
+        if (a != b)
+            return false;
+    }
+    return true;
+}
+
+/* Checks that w[0, n) is a sequence of complete, well-formed HTTP/1.1
+ * responses: a status line, field lines with token names and no CTLs, the
+ * blank line within 4096 bytes, exactly one Content-Length (except 204 and
+ * 304) followed by exactly that many body bytes, and nothing after a
+ * `Connection: close` response. head_only_possible relaxes one thing: a
+ * response to HEAD carries Content-Length with no body, so when the input
+ * may have held HEAD requests a response is also accepted bodiless if
+ * what follows is the next response or the end. Fills up to max
+ * responses. Returns the count, or -1 with *why set. */
+static int hs_check_framing(const char *w, size_t n, bool head_only_possible, hs_resp_t *out,
+                            size_t max, const char **why)
+{
+    size_t off = 0;
+    int count = 0;
+    bool closed = false;
+    while (off < n) {
+        if (closed) {
+            *why = "bytes after a Connection: close response";
+            return -1;
+        }
+        const char *p = w + off;
+        size_t left = n - off;
+        const char *end = NULL;
+        for (size_t i = 0; i + 3 < left && i < 4096; i++)
+            if (memcmp(p + i, "\r\n\r\n", 4) == 0) {
+                end = p + i + 2; /* the CRLF that ends the last field line */
+                break;
+            }
+        if (end == NULL) {
+            *why = "response head not terminated by a blank line within 4096 bytes";
+            return -1;
+        }
+        if (left < 13 || memcmp(p, "HTTP/1.1 ", 9) != 0 || p[9] < '1' || p[9] > '5' ||
+            p[10] < '0' || p[10] > '9' || p[11] < '0' || p[11] > '9' || p[12] != ' ') {
+            *why = "malformed status line";
+            return -1;
+        }
+        hs_resp_t r = {.status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0')};
+        const char *line = memchr(p, '\n', (size_t)(end - p));
+        if (line == NULL || line[-1] != '\r') {
+            *why = "status line not ended by CRLF";
+            return -1;
+        }
+        line++;
+        int cls = 0;
+        uint64_t cl = 0;
+        while (line < end) {
+            const char *eol = memchr(line, '\n', (size_t)(end - line));
+            if (eol == NULL || eol == line || eol[-1] != '\r') {
+                *why = "field line not ended by CRLF";
+                return -1;
+            }
+            const char *colon = memchr(line, ':', (size_t)(eol - line));
+            if (colon == NULL || colon == line) {
+                *why = "field line without a name";
+                return -1;
+            }
+            for (const char *c = line; c < colon; c++)
+                if (!hs_tchar((unsigned char)*c)) {
+                    *why = "non-token byte in a field name";
+                    return -1;
+                }
+            for (const char *c = colon + 1; c < eol - 1; c++)
+                if ((unsigned char)*c < 0x20 && *c != '\t') {
+                    *why = "control byte in a field value";
+                    return -1;
+                }
+            const char *v = colon + 1;
+            while (v < eol - 1 && (*v == ' ' || *v == '\t'))
+                v++;
+            size_t vlen = (size_t)(eol - 1 - v);
+            if (hs_name_is(line, (size_t)(colon - line), "content-length")) {
+                cls++;
+                cl = 0;
+                if (vlen == 0 || vlen > 19) {
+                    *why = "bad Content-Length";
+                    return -1;
+                }
+                for (size_t i = 0; i < vlen; i++) {
+                    if (v[i] < '0' || v[i] > '9') {
+                        *why = "bad Content-Length";
+                        return -1;
+                    }
+                    cl = cl * 10 + (uint64_t)(v[i] - '0');
+                }
+            } else if (hs_name_is(line, (size_t)(colon - line), "connection") && vlen == 5 &&
+                       hs_name_is(v, 5, "close")) {
+                r.close = true;
+            } else if (hs_name_is(line, (size_t)(colon - line), "transfer-encoding")) {
+                *why = "Transfer-Encoding in a response (the server never chunks)";
+                return -1;
+            }
+            line = eol + 1;
+        }
+        bool bodyless = r.status == 204 || r.status == 304;
+        if (bodyless ? cls > 1 : cls != 1) {
+            *why = "Content-Length missing or repeated";
+            return -1;
+        }
+        r.head_off = off;
+        r.head_len = (size_t)(end + 2 - p);
+        r.body_off = off + r.head_len;
+        uint64_t body = bodyless ? 0 : cl;
+        if (head_only_possible && body > 0) {
+            /* A HEAD response: nothing, or the next response, follows;
+             * preferred only when the full body would not fit that way. */
+            size_t after = r.body_off;
+            bool full_ok = body <= n - after &&
+                           (after + body == n || (n - after - body >= 9 &&
+                                                  memcmp(w + after + body, "HTTP/1.1 ", 9) == 0));
+            bool empty_ok =
+                after == n || (n - after >= 9 && memcmp(w + after, "HTTP/1.1 ", 9) == 0);
+            if (!full_ok && empty_ok)
+                body = 0;
+        }
+        if (body > n - r.body_off) {
+            *why = "fewer body bytes than Content-Length";
+            return -1;
+        }
+        r.body_len = body;
+        if ((size_t)count < max)
+            out[count] = r;
+        count++;
+        off = r.body_off + (size_t)body;
+        closed = r.close;
+    }
+    return count;
+}
+
+#endif
