@@ -178,6 +178,28 @@ fuzz: $(FUZZ_BIN)
 fuzz-smoke: FUZZ_TIME=30
 fuzz-smoke: fuzz
 
+# Every target for FUZZ_TIME (default 600 s) each, then the committed
+# corpora minimised (-merge=1) with what was found.
+fuzz-long: FUZZ_TIME=600
+fuzz-long: $(FUZZ_BIN)
+	FUZZ_TIME=$(FUZZ_TIME) FUZZ_MERGE=1 scripts/run-fuzz.sh $(FUZZ_BIN)
+
+# --- attacks and soak (bounded in time; loopback only) -----------------------
+# slowhttptest's slowloris, slow body, slow read and range modes in turn
+# against the release build while a probe checks a fresh GET every second.
+SLOW_TIME ?= 30
+slow-attacks: build/sockkit
+	scripts/install-deps.sh test
+	SOCKKIT=$(CURDIR)/build/sockkit SLOW_TIME=$(SLOW_TIME) $(PYTHON) scripts/slow-attacks.py
+
+# A mixed load against the ASan build on every backend in turn, SOAK_TIME
+# seconds in all (default 600): RSS at start and end, errors, ASan reports.
+SOAK_TIME ?= 600
+soak: build/san/sockkit
+	SOCKKIT=$(CURDIR)/build/san/sockkit SOAK_TIME=$(SOAK_TIME) \
+	ASAN_OPTIONS=detect_leaks=1:log_path=$(CURDIR)/build/san/soak-asan \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(PYTHON) scripts/soak.py
+
 # --- running and installing ---------------------------------------------------
 run: build/sockkit
 	scripts/run-demo.sh
@@ -204,4 +226,5 @@ compdb:
 clean:
 	rm -rf build
 
-.PHONY: all test asan unit fuzz fuzz-smoke run install deps format lint compdb clean
+
+.PHONY: all test asan unit fuzz fuzz-smoke fuzz-long slow-attacks soak run install deps format lint compdb clean

@@ -1,6 +1,7 @@
 /* alloc.c -- allocation wrappers with a fault-injection hook (see alloc.h). */
 #include "core/alloc.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,17 +9,27 @@
 /* Countdown to the injected failure; 0 means off. Tests are single-threaded
  * when they use it, so a plain variable is enough. */
 static long fail_countdown;
+static bool fail_fired;
 
 static int should_fail(void)
 {
     if (fail_countdown == 0)
         return 0;
-    return --fail_countdown == 0;
+    if (--fail_countdown != 0)
+        return 0;
+    fail_fired = true;
+    return 1;
 }
 
 void sk_alloc_fail_after(long n)
 {
     fail_countdown = n;
+    fail_fired = false;
+}
+
+bool sk_alloc_fail_fired(void)
+{
+    return fail_fired;
 }
 
 void *sk_malloc(size_t n)

@@ -36,7 +36,7 @@ typedef struct hs {
 
 /* Starts a session of svc at time now_ms (worker may be NULL). Returns
  * open()'s result. */
-static int hs_open(hs_t *h, const sk_service_t *svc, void *worker, uint64_t now_ms)
+static inline int hs_open(hs_t *h, const sk_service_t *svc, void *worker, uint64_t now_ms)
 {
     memset(h, 0, sizeof(*h));
     h->svc = svc;
@@ -62,7 +62,7 @@ static int hs_open(hs_t *h, const sk_service_t *svc, void *worker, uint64_t now_
 /* Moves the output queue's bytes (memory and file ranges) to h->wire.
  * Returns 0 or a negative errno (a file range that could not be read, or
  * no memory for the copy). */
-static int hs_drain(hs_t *h)
+static inline int hs_drain(hs_t *h)
 {
     char buf[16384];
     while (!sk_outq_empty(&h->out)) {
@@ -81,7 +81,7 @@ static int hs_drain(hs_t *h)
 /* Offers n more bytes at time now_ms and runs input() as a driver would.
  * Returns the last result of input() (SK_PROTO_OK while the session
  * lives), or hs_drain's error. */
-static int hs_feed(hs_t *h, const char *p, size_t n, uint64_t now_ms)
+static inline int hs_feed(hs_t *h, const char *p, size_t n, uint64_t now_ms)
 {
     if (h->closed)
         return h->end_rc;
@@ -108,13 +108,13 @@ static int hs_feed(hs_t *h, const char *p, size_t n, uint64_t now_ms)
 }
 
 /* The session's deadline now (0: none), as the driver asks for it. */
-static uint64_t hs_deadline(hs_t *h, uint64_t last_ms)
+static inline uint64_t hs_deadline(hs_t *h, uint64_t last_ms)
 {
     const sk_proto_t *p = h->svc->stream;
     return p->deadline_ms != NULL ? p->deadline_ms(h->sess, last_ms, !sk_outq_empty(&h->out)) : 0;
 }
 
-static void hs_close(hs_t *h)
+static inline void hs_close(hs_t *h)
 {
     if (h->open && h->svc->stream->close != NULL)
         h->svc->stream->close(h->sess);
@@ -134,13 +134,13 @@ typedef struct hs_resp {
     size_t head_off, head_len, body_off;
 } hs_resp_t;
 
-static bool hs_tchar(unsigned char c)
+static inline bool hs_tchar(unsigned char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
            (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-static bool hs_name_is(const char *p, size_t n, const char *name)
+static inline bool hs_name_is(const char *p, size_t n, const char *name)
 {
     size_t k = strlen(name);
     if (n != k)
@@ -164,7 +164,7 @@ static bool hs_name_is(const char *p, size_t n, const char *name)
  * may have held HEAD requests a response is also accepted bodiless if
  * what follows is the next response or the end. Fills up to max
  * responses. Returns the count, or -1 with *why set. */
-static int hs_check_framing(const char *w, size_t n, bool head_only_possible, hs_resp_t *out,
+static inline int hs_check_framing(const char *w, size_t n, bool head_only_possible, hs_resp_t *out,
                             size_t max, const char **why)
 {
     size_t off = 0;
