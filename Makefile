@@ -1,10 +1,14 @@
 # sockkit -- one non-recursive GNU Makefile.
 #
-#   make            build build/sockkit (installs missing Debian packages first)
+#   make            build build/sockkit (installs missing build packages first;
+#                   test goals also install the test peers)
 #   make run        build and serve the bundled demo site
 #   make test       unit tests, fuzz-corpus replay, integration tests
 #   make asan       the same tests with ASan+UBSan (build/san)
 #   make fuzz       libFuzzer targets (clang), each run for FUZZ_TIME seconds
+#   make fuzz-long  every target for FUZZ_TIME (default 600) s, corpora minimised
+#   make slow-attacks  slowhttptest modes against the server with a probe
+#   make soak       mixed load on every backend (ASan build), SOAK_TIME s
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # Optional libraries are probed with pkg-config: WITH_TLS and WITH_URING are
@@ -22,10 +26,14 @@ PYTHON ?= /usr/bin/python3
 all: build/sockkit
 
 # Debian packages first, so pkg-config below sees them. The script only acts
-# when something is missing; SKIP_DEPS=1 bypasses it.
+# when something is missing; SKIP_DEPS=1 bypasses it. Building and running
+# need the build set only; goals that test (peers, cmocka, clang, the
+# attack tools) add the test set.
+TEST_GOALS := test asan unit fuzz fuzz-smoke fuzz-long slow-attacks soak lint
+DEPS_SETS := build $(if $(filter $(TEST_GOALS) build/rel/tests/% build/san/%,$(MAKECMDGOALS)),test)
 ifneq ($(SKIP_DEPS),1)
 ifeq ($(filter clean deps format compdb,$(MAKECMDGOALS)),)
-DEPS_STATUS := $(shell scripts/install-deps.sh >&2; echo $$?)
+DEPS_STATUS := $(shell scripts/install-deps.sh $(DEPS_SETS) >&2; echo $$?)
 ifneq ($(DEPS_STATUS),0)
 $(error scripts/install-deps.sh failed; run it as root or install the packages it lists)
 endif
@@ -189,7 +197,6 @@ fuzz-long: $(FUZZ_BIN)
 # against the release build while a probe checks a fresh GET every second.
 SLOW_TIME ?= 30
 slow-attacks: build/sockkit
-	scripts/install-deps.sh test
 	SOCKKIT=$(CURDIR)/build/sockkit SLOW_TIME=$(SLOW_TIME) $(PYTHON) scripts/slow-attacks.py
 
 # A mixed load against the ASan build on every backend in turn, SOAK_TIME
@@ -197,7 +204,7 @@ slow-attacks: build/sockkit
 SOAK_TIME ?= 600
 soak: build/san/sockkit
 	SOCKKIT=$(CURDIR)/build/san/sockkit SOAK_TIME=$(SOAK_TIME) \
-	ASAN_OPTIONS=detect_leaks=1:log_path=$(CURDIR)/build/san/soak-asan \
+	ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=16:log_path=$(CURDIR)/build/san/soak-asan \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(PYTHON) scripts/soak.py
 
 # --- running and installing ---------------------------------------------------
@@ -209,7 +216,7 @@ install: build/sockkit
 	install -m 0755 build/sockkit $(DESTDIR)$(PREFIX)/bin/sockkit
 
 deps:
-	scripts/install-deps.sh
+	scripts/install-deps.sh build test bench
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
