@@ -52,7 +52,7 @@ void sk_free(void *p)
     free(p);
 }
 
-static void *oom(size_t n)
+static _Noreturn void oom(size_t n)
 {
     fprintf(stderr, "sockkit: out of memory allocating %zu bytes\n", n);
     exit(1);
@@ -61,11 +61,15 @@ static void *oom(size_t n)
 void *sk_xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
-    return p ? p : oom(n);
+    if (p == NULL)
+        oom(n);
+    return p;
 }
 
 void *sk_xcalloc(size_t nmemb, size_t size)
 {
     void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
-    return p ? p : oom(nmemb * size);
+    if (p == NULL)
+        oom(nmemb * size);
+    return p;
 }

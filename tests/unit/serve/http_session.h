@@ -165,7 +165,7 @@ static inline bool hs_name_is(const char *p, size_t n, const char *name)
  * what follows is the next response or the end. Fills up to max
  * responses. Returns the count, or -1 with *why set. */
 static inline int hs_check_framing(const char *w, size_t n, bool head_only_possible, hs_resp_t *out,
-                            size_t max, const char **why)
+                                   size_t max, const char **why)
 {
     size_t off = 0;
     int count = 0;
