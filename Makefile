@@ -164,7 +164,7 @@ asan: build/san/sockkit $(san_UNIT_BIN) $(san_REPLAY_BIN)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(CURDIR)/build/san/asan \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 scripts/run-tests.sh
 
-unit: $(rel_UNIT_BIN)
+unit: $(rel_UNIT_BIN) $(rel_REPLAY_BIN)
 	SOCKKIT=$(CURDIR)/build/sockkit BUILD=build/rel SK_ONLY=unit scripts/run-tests.sh
 
 # --- fuzzing (clang's libFuzzer) ---------------------------------------------
