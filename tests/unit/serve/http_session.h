@@ -125,6 +125,15 @@ static inline void hs_close(hs_t *h)
     memset(h, 0, sizeof(*h));
 }
 
+/* Blanks every Date value (29 bytes) so outputs of runs that straddle a
+ * second compare equal. */
+static inline void hs_blank_dates(char *w, size_t n)
+{
+    for (char *p = w; (p = memmem(p, n - (size_t)(p - w), "\r\nDate: ", 8)) != NULL; p += 8)
+        if ((size_t)(p - w) + 8 + 29 <= n)
+            memset(p + 8, '-', 29);
+}
+
 /* --- response framing ------------------------------------------------- */
 
 typedef struct hs_resp {

@@ -89,13 +89,6 @@ static int count_fds(void)
     return n;
 }
 
-static void blank_dates(char *w, size_t n)
-{
-    for (char *p = w; (p = memmem(p, n - (size_t)(p - w), "\r\nDate: ", 8)) != NULL; p += 8)
-        if ((size_t)(p - w) + 8 + SK_DATE_LEN <= n)
-            memset(p + 8, '-', SK_DATE_LEN);
-}
-
 struct outcome {
     bool injected; /* the armed failure happened */
     int end_rc;    /* how the session ended (SK_PROTO_OK if it did not) */
@@ -143,7 +136,7 @@ static struct outcome run(const sk_service_t *svc, void *worker, const char *scr
     assert_non_null(o.wire);
     memcpy(o.wire, sk_buf_head(&h.wire), o.len);
     if (http)
-        blank_dates(o.wire, o.len);
+        hs_blank_dates(o.wire, o.len);
     hs_close(&h);
     return o;
 }
