@@ -2,8 +2,8 @@
 # run-fuzz.sh -- run each libFuzzer binary for FUZZ_TIME seconds over its
 # committed corpus (new inputs go to build/fuzz/corpus-new, not the repo),
 # then print one summary line per target: executions, findings, corpus.
-# FUZZ_MERGE=1 also minimises the committed corpus with -merge=1 (what
-# was found is folded in, redundant inputs dropped).
+# FUZZ_MERGE=1 also merges what was found into the committed corpus with
+# -merge=1: only inputs that add coverage are kept.
 set -eu
 cd "$(dirname "$0")/.."
 summary=""
@@ -23,11 +23,10 @@ for bin in "$@"; do
         { tail -50 "$log"; findings=1; failed=1; }
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     if [ "${FUZZ_MERGE:-0}" = 1 ] && [ "$findings" = 0 ]; then
-        tmp="build/fuzz/merge-$target"
-        rm -rf "$tmp" && mkdir -p "$tmp"
-        "$bin" -merge=1 $dict "$tmp" "fuzz/corpus/$target" "build/fuzz/corpus-new/$target" \
+        # Only inputs that add coverage join the committed corpus; the
+        # named seeds stay as they are.
+        "$bin" -merge=1 $dict "fuzz/corpus/$target" "build/fuzz/corpus-new/$target" \
             >"build/fuzz/$target.merge.log" 2>&1
-        rm -rf "fuzz/corpus/$target" && mv "$tmp" "fuzz/corpus/$target"
     fi
     files=$(find "fuzz/corpus/$target" -type f | wc -l)
     line="fuzz $target: ${execs:-?} execs in ${FUZZ_TIME:-30}s, $findings findings, corpus $files files"
