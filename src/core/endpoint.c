@@ -11,6 +11,7 @@
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -535,6 +536,9 @@ static int unix_clear_stale(const sk_endpoint_t *ep, const sk_addr_t *a, int typ
     return sk_err_set(err, -r, "unix:%s: %s", ep->path, strerror(r));
 }
 
+/* Unsent bytes a TCP connection may queue in the kernel (see listen_ip). */
+#define SK_NOTSENT_LOWAT (256 * 1024)
+
 /* How long start-up waits for another server starting on the same path. */
 #define UNIX_LOCK_WAIT_MS 5000
 
@@ -672,6 +676,16 @@ static int listen_ip(const sk_endpoint_t *ep, const sk_listen_opts_t *o, const s
     if (type == SOCK_STREAM && (r = set_flag(fd, SOL_SOCKET, SO_REUSEADDR, 1)) != 0)
         goto sockopt_fail;
     if (o->reuseport && (r = set_flag(fd, SOL_SOCKET, SO_REUSEPORT, 1)) != 0)
+        goto sockopt_fail;
+    /* Accepted sockets inherit TCP_NOTSENT_LOWAT: the kernel then takes no
+     * more than this much not-yet-sent data per connection, so a peer that
+     * reads slowly (a slow-read attack: a few bytes of window at a time)
+     * pins that much kernel memory instead of a send buffer autotuned to
+     * megabytes. A thousand such peers otherwise hold the whole machine's
+     * net.ipv4.tcp_mem and stall every other TCP connection on it. Bytes
+     * in flight are not counted, so fast readers keep their throughput. */
+    if (type == SOCK_STREAM &&
+        (r = set_flag(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, SK_NOTSENT_LOWAT)) != 0)
         goto sockopt_fail;
     /* The wildcard [::] takes IPv4 too, whatever net.ipv6.bindv6only says. */
     if (any && family == AF_INET6 && (r = set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0)) != 0)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -322,6 +323,17 @@ static void test_listen_port0(void **state)
     assert_true(c >= 0);
     /* Blocking unless asked otherwise. */
     assert_false(fcntl(c, F_GETFL) & O_NONBLOCK);
+    /* Accepted sockets inherit a bound on unsent data, so slow readers
+     * cannot pin megabytes of kernel memory each (slow-read attacks). */
+    struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 5000), 1);
+    int a = accept(fds[0], NULL, NULL);
+    assert_true(a >= 0);
+    int lowat = 0;
+    socklen_t len = sizeof(lowat);
+    assert_int_equal(getsockopt(a, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, &len), 0);
+    assert_int_equal(lowat, 256 * 1024);
+    close(a);
     close(c);
     close(fds[0]);
 }
