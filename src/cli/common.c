@@ -98,6 +98,13 @@ bool sk_cli_server_opt(const char *cmd, int c, const char *arg, sk_server_config
     struct sk_err err = {0};
     switch (c) {
     case SK_CLI_OPT_BACKEND: {
+        /* "threads" is an engine of its own (a thread per connection on
+         * blocking sockets), not a multiplexing backend. */
+        cfg->threads = strcmp(arg, "threads") == 0;
+        if (cfg->threads) {
+            cfg->backend = NULL;
+            return true;
+        }
         bool not_built = false;
         cfg->backend = sk_backend_find(arg, &not_built);
         if (cfg->backend == NULL && not_built)

@@ -280,6 +280,8 @@ static int serve_http(int argc, char **argv)
     free(eps);
     free(listens);
     int rc = sk_server_run(srv);
+    if (rc > 0)
+        return SK_EXIT_OK; /* threads still read the configuration: leave it */
     sk_server_free(srv);
     sk_access_log_close(hcfg.access_log);
     sk_http_config_close(&hcfg);

@@ -22,7 +22,6 @@ int sk__loop_mask(const sk_loop_t *loop, int fd);
 extern const struct sk_backend sk_backend_epoll;
 extern const struct sk_backend sk_backend_poll;
 extern const struct sk_backend sk_backend_select;
-extern const struct sk_backend sk_backend_threads;
 #ifdef SK_HAVE_LIBURING
 extern const struct sk_backend sk_backend_uring;
 #endif

@@ -57,7 +57,7 @@ struct sk_loop {
     char *scratch;
 };
 
-const char *const sk_backend_names[] = {"epoll", "uring", "poll", "select", "threads", NULL};
+const char *const sk_backend_names[] = {"epoll", "uring", "poll", "select", NULL};
 
 const struct sk_backend *sk_backend_find(const char *name, bool *not_built)
 {
@@ -66,7 +66,8 @@ const struct sk_backend *sk_backend_find(const char *name, bool *not_built)
 #ifdef SK_HAVE_LIBURING
         &sk_backend_uring,
 #endif
-        &sk_backend_poll,  &sk_backend_select, &sk_backend_threads,
+        &sk_backend_poll,
+        &sk_backend_select,
     };
     if (not_built != NULL)
         *not_built = false;
@@ -132,7 +133,7 @@ int sk_loop_new(sk_loop_t **out, const struct sk_backend *be)
 {
     int rc;
     *out = NULL;
-    if (be == NULL || be->thread_per_conn || be->init == NULL)
+    if (be == NULL || be->init == NULL)
         return -EINVAL;
     sk_loop_t *loop = sk_calloc(1, sizeof(*loop));
     if (loop == NULL)

@@ -35,9 +35,6 @@ typedef void (*sk_wake_cb)(sk_loop_t *loop, void *data);
  * sk__loop_fired(). */
 struct sk_backend {
     const char *name;
-    /* Thread per connection with blocking sockets: the server drivers run
-     * a different engine and the ops below are unused (NULL). */
-    bool thread_per_conn;
     int (*init)(sk_loop_t *loop);
     void (*fini)(sk_loop_t *loop);
     int (*add)(sk_loop_t *loop, int fd, int mask);

@@ -3,6 +3,7 @@
 #include "core/alloc.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -31,10 +32,54 @@ void sk_outq_init(sk_outq_t *q)
     memset(q, 0, sizeof(*q));
 }
 
+/* Most replies (an echo, an HTTP head) take one CHUNK_MIN chunk that is
+ * allocated and freed within one dispatch, and malloc plus free cost more
+ * than the echo itself. Each thread keeps a few such chunks for reuse; the
+ * cache is bounded and freed when the thread exits. */
+#define CACHE_MAX 8
+
+struct chunk_cache {
+    int n;
+    sk_outseg_t *segs[CACHE_MAX];
+};
+
+static __thread struct chunk_cache cache;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_destroy(void *arg)
+{
+    struct chunk_cache *c = arg;
+    while (c->n > 0)
+        sk_free(c->segs[--c->n]);
+}
+
+static void cache_key_create(void)
+{
+    (void)pthread_key_create(&cache_key, cache_destroy);
+}
+
+static sk_outseg_t *chunk_alloc(size_t cap)
+{
+    if (cap == CHUNK_MIN && cache.n > 0)
+        return cache.segs[--cache.n];
+    return sk_malloc(sizeof(sk_outseg_t) + cap);
+}
+
 static void seg_free(sk_outseg_t *s)
 {
-    if (s->fd >= 0 && s->owns_fd)
-        close(s->fd);
+    if (s->fd >= 0) {
+        if (s->owns_fd)
+            close(s->fd);
+    } else if (s->cap == CHUNK_MIN && cache.n < CACHE_MAX) {
+        if (cache.n == 0) {
+            /* Registers the destructor for this thread's cache. */
+            pthread_once(&cache_once, cache_key_create);
+            pthread_setspecific(cache_key, &cache);
+        }
+        cache.segs[cache.n++] = s;
+        return;
+    }
     sk_free(s);
 }
 
@@ -65,7 +110,7 @@ char *sk_outq_reserve(sk_outq_t *q, size_t n)
     if (t != NULL && t->fd < 0 && t->cap - (t->off + t->len) >= n)
         return t->data + t->off + t->len;
     size_t cap = n < CHUNK_MIN ? CHUNK_MIN : n;
-    sk_outseg_t *s = sk_malloc(sizeof(*s) + cap);
+    sk_outseg_t *s = chunk_alloc(cap);
     if (s == NULL)
         return NULL;
     s->fd = -1;

@@ -18,6 +18,7 @@ typedef struct sk_server sk_server_t;
 
 typedef struct sk_server_config {
     const struct sk_backend *backend; /* NULL = default (epoll) */
+    bool threads;                     /* a thread per connection instead of loops */
     int workers;                      /* 0 = online CPUs */
     long max_conns;                   /* 0 = as many as the fd limit allows */
     unsigned drain_timeout_ms;        /* bound on graceful shutdown */
@@ -63,11 +64,11 @@ int sk_server_listen(sk_server_t *srv, const sk_endpoint_t *ep, const sk_service
                      struct sk_err *err);
 
 /* Prints `listening on EP` for every bound socket, runs the workers until
- * SIGINT/SIGTERM, drains (bounded by drain_timeout_ms) and returns 0, or a
- * negative errno when the workers could not start. */
+ * SIGINT/SIGTERM (SIGHUP calls cfg.on_reload), drains (bounded by
+ * drain_timeout_ms) and returns 0, or a negative errno when the workers
+ * could not start. Returns 1 when connection threads were still running
+ * after the drain: then the caller must not free anything the services
+ * use (the process is about to exit). */
 int sk_server_run(sk_server_t *srv);
-
-/* Asks a running server to stop as if signalled (any thread). */
-void sk_server_shutdown(sk_server_t *srv);
 
 #endif

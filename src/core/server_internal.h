@@ -1,21 +1,15 @@
-/* server_internal.h -- what server.c (event-loop workers) and
- * server_threads.c (thread per connection) share: the server's listeners,
- * counters and the protocol-feeding step both engines run. */
+/* server_internal.h -- what the server's files share: server.c (public
+ * API, listeners, signals), worker.c (event-loop workers) and
+ * server_threads.c (thread per connection). Both engines drive stream
+ * connections through conn.c. */
 #ifndef SK_CORE_SERVER_INTERNAL_H
 #define SK_CORE_SERVER_INTERNAL_H
 
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "core/buf.h"
 #include "core/server.h"
-
-/* Above this much pending output a connection stops reading and its
- * protocol is not fed (back-pressure); below it, reading resumes. */
-#define SK__OUT_HIGH_WM (256u * 1024u)
-/* Unconsumed input a protocol may leave before the connection is closed:
- * protocols bound their own units (HTTP heads, frames), this only stops a
- * protocol bug from eating memory. */
-#define SK__IN_MAX (80u * 1024u * 1024u)
 
 /* One bound socket. Per-worker sockets (SO_REUSEPORT) have owner >= 0;
  * shared ones (Unix, datagram Unix) are watched by every worker. */
@@ -36,30 +30,34 @@ struct sk_server {
     const sk_service_t **svcs; /* distinct services, for per-worker state */
     size_t nsvcs;
     atomic_long nconns;   /* open stream connections, all workers */
-    atomic_bool stopping; /* set once on SIGINT/SIGTERM or shutdown() */
-    pthread_t main_thread;
-    void *engine; /* the running engine's state */
+    atomic_bool stopping; /* set once on SIGINT/SIGTERM */
     /* Connection threads outlived the drain timeout and still point at the
      * server, so it must not be freed (the process is about to exit). */
     bool threads_left;
 };
 
-/* Outcome of feeding input to a protocol. */
-enum { SK__FEED_MORE = 0, SK__FEED_CLOSE = 1, SK__FEED_ABORT = -1 };
-
-/* Feeds data (len bytes, may be NULL/0 to retry bytes already in *in) to
- * the protocol while it consumes and the output stays under the high-water
- * mark. Unconsumed bytes end up in *in. Returns SK__FEED_* and sets *err
- * to the protocol's negative code on abort. */
-int sk__proto_feed(const sk_proto_t *p, void *sess, sk_proto_ctx_t *ctx, sk_buf_t *in,
-                   const char *data, size_t len, int *err);
+/* Runs the event-loop workers until the server stops. */
+int sk__server_run_workers(sk_server_t *srv);
 
 /* Runs the thread-per-connection engine until the server stops. */
 int sk__server_run_threads(sk_server_t *srv);
 
-/* Waits for SIGINT/SIGTERM (or sk_server_shutdown) in the main thread;
- * returns when one arrives. */
+/* Waits for SIGINT/SIGTERM in the main thread (SIGHUP calls the reload
+ * hook and keeps waiting); returns when the server must stop. */
 void sk__server_wait_signal(sk_server_t *srv);
+
+/* Prints `listening on EP` once per bound endpoint. */
+void sk__server_print_listening(const sk_server_t *srv);
+
+/* Creates each service's per-worker state into state[nsvcs]. Returns 0, or
+ * -ENOMEM when a service could not create it (the worker cannot run). */
+int sk__worker_state_init(sk_server_t *srv, void **state);
+void sk__worker_state_fini(sk_server_t *srv, void **state);
+
+/* Runs the datagram protocol of l on one received datagram and sends the
+ * reply (if any) to its sender. reply is the caller's scratch buffer. */
+void sk__dgram_answer(const struct sk__listener *l, int fd, const char *data, size_t len,
+                      sk_buf_t *reply, const struct sockaddr *from, socklen_t from_len);
 
 /* Logs a connection event line when -v is on. */
 void sk__conn_log(const sk_server_t *srv, int fd, const char *fmt, ...)

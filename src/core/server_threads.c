@@ -1,13 +1,17 @@
 /* server_threads.c -- the thread-per-connection engine behind
  * `--backend threads`: blocking sockets, one acceptor thread, one thread per
- * stream connection and one per datagram socket. It runs the same sans-I/O
- * protocols as the event loops, through sk__proto_feed.
+ * stream connection and one per datagram socket, as the baseline the
+ * event loops are compared with. Connections run the same driver as the
+ * event loops (conn.c): each thread polls its one socket for what the
+ * driver wants, bounded by the driver's next deadline, so every timeout is
+ * checked after every read.
  *
- * Blocking calls carry a short SO_RCVTIMEO/SO_SNDTIMEO so every thread
- * wakes a few times a second to check protocol timeouts and shutdown. */
+ * Blocking calls also carry SO_RCVTIMEO/SO_SNDTIMEO slices, so a write to a
+ * peer that stopped reading returns to the loop a few times a second. */
 #include "core/server_internal.h"
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "core/conn.h"
 #include "core/log.h"
 
 #include <errno.h>
@@ -20,209 +24,166 @@
 #include <unistd.h>
 
 #define SLICE_MS 200
-#define LINGER_MS 2000
 #define READ_SIZE 65536
 #define THREAD_STACK (256u * 1024u)
+/* After the drain timeout, sockets of the threads still running are shut
+ * down; this is how long they then get to notice and exit. */
+#define FORCE_WAIT_MS 3000
 
+/* A connection thread's entry in the registry the main thread uses to
+ * shut sockets down after the drain timeout. */
 struct tconn {
+    struct tconn *prev, *next;
     sk_server_t *srv;
     const struct sk__listener *l;
     int fd;
+    atomic_bool forced;
     struct sockaddr_storage peer;
     socklen_t peer_len;
-    max_align_t sess[];
 };
 
 static atomic_long live_threads;
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tconn *registry;
 
-static void set_slices(int fd)
+static void registry_add(struct tconn *t)
 {
+    pthread_mutex_lock(&registry_lock);
+    t->prev = NULL;
+    t->next = registry;
+    if (registry != NULL)
+        registry->prev = t;
+    registry = t;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* Called before the socket is closed, so the main thread never shuts down
+ * a descriptor number that was already reused. */
+static void registry_remove(struct tconn *t)
+{
+    pthread_mutex_lock(&registry_lock);
+    if (t->prev != NULL)
+        t->prev->next = t->next;
+    else
+        registry = t->next;
+    if (t->next != NULL)
+        t->next->prev = t->prev;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_force_all(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (struct tconn *t = registry; t != NULL; t = t->next) {
+        atomic_store(&t->forced, true);
+        shutdown(t->fd, SHUT_RDWR);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void set_blocking_slices(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     struct timeval tv = {.tv_sec = 0, .tv_usec = SLICE_MS * 1000};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-static void set_blocking(int fd)
+/* Waits for what the driver wants, at most until its deadline, and
+ * reports it. Returns with the connection closed or having made a step. */
+static void tconn_step(sk_conn_t *c)
 {
-    int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0)
-        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-}
-
-/* True when the protocol's deadline has passed. */
-static bool past_deadline(const sk_proto_t *p, void *sess, uint64_t last_ms, bool pending)
-{
-    uint64_t d = p->deadline_ms != NULL ? p->deadline_ms(sess, last_ms, pending) : 0;
-    return d != 0 && sk_clock_ms() >= d;
-}
-
-/* Writes everything queued. Returns 0, or a negative errno when the peer
- * is gone or made no progress for the protocol's send timeout. */
-static int tconn_flush(struct tconn *c, sk_outq_t *out, uint64_t *bytes_out, uint64_t *last_ms)
-{
-    const sk_proto_t *p = c->l->svc->stream;
-    while (!sk_outq_empty(out)) {
-        ssize_t n = sk_outq_write(out, c->fd);
-        if (n > 0) {
-            *bytes_out += (uint64_t)n;
-            *last_ms = sk_clock_ms();
-            continue;
-        }
-        if (n != -EAGAIN)
-            return (int)n;
-        if (past_deadline(p, c->sess, *last_ms, true))
-            return -ETIMEDOUT;
-        if (atomic_load(&c->srv->stopping) &&
-            sk_clock_ms() >= *last_ms + c->srv->cfg.drain_timeout_ms)
-            return -ETIMEDOUT;
+    uint64_t now = sk_clock_ms();
+    uint64_t deadline = sk__conn_deadline(c);
+    if (deadline != 0 && deadline <= now) {
+        sk__conn_timer(c, now);
+        return;
     }
-    return 0;
-}
-
-static void tconn_linger(int fd)
-{
-    shutdown(fd, SHUT_WR);
-    char sink[4096];
-    uint64_t until = sk_clock_ms() + LINGER_MS;
-    while (sk_clock_ms() < until) {
-        ssize_t n = read(fd, sink, sizeof(sink));
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-            break;
-    }
+    int timeout = SLICE_MS;
+    if (deadline != 0 && deadline - now < (uint64_t)timeout)
+        timeout = (int)(deadline - now);
+    int mask = sk__conn_mask(c);
+    struct pollfd pfd = {
+        .fd = sk__conn_fd(c),
+        .events =
+            (short)(((mask & SK_EV_READ) ? POLLIN : 0) | ((mask & SK_EV_WRITE) ? POLLOUT : 0)),
+    };
+    int r = poll(&pfd, 1, timeout);
+    if (r <= 0)
+        return;
+    int events = 0;
+    if (pfd.revents & POLLIN)
+        events |= SK_EV_READ;
+    if (pfd.revents & POLLOUT)
+        events |= SK_EV_WRITE;
+    if (pfd.revents & POLLERR)
+        events |= SK_EV_ERROR;
+    if (pfd.revents & POLLHUP)
+        events |= SK_EV_HUP;
+    sk__conn_io(c, events, sk_clock_ms());
 }
 
 static void *tconn_main(void *arg)
 {
-    struct tconn *c = arg;
-    const sk_proto_t *p = c->l->svc->stream;
-    sk_server_t *srv = c->srv;
-    sk_buf_t in;
-    sk_outq_t out;
-    sk_buf_init(&in);
-    sk_outq_init(&out);
-    uint64_t start = sk_clock_ms(), last = start, bytes_in = 0, bytes_out = 0;
-    const char *why = "peer closed";
-    bool peer_eof = false, closing = false;
-    char *buf = sk_malloc(READ_SIZE);
-    const sk_service_t *svc = c->l->svc;
+    struct tconn *tc = arg;
+    sk_server_t *srv = tc->srv;
+    const sk_service_t *svc = tc->l->svc;
     void *wstate = svc->worker_init != NULL ? svc->worker_init(svc->cfg) : NULL;
-    uint64_t next_tick = start + 1000;
-
-    sk_proto_ctx_t ctx = {.out = &out,
-                          .now_ms = start,
-                          .peer = (struct sockaddr *)&c->peer,
-                          .peer_len = c->peer_len,
-                          .worker = wstate};
-    int rc = buf == NULL ? -ENOMEM : p->open != NULL ? p->open(c->sess, c->l->svc->cfg, &ctx) : 0;
-    ctx.peer = NULL;
-    ctx.peer_len = 0;
+    char *buf = sk_malloc(READ_SIZE);
+    sk_conn_t *c = NULL;
+    int rc = buf == NULL || (svc->worker_init != NULL && wstate == NULL) ? -ENOMEM : 0;
+    if (rc == 0) {
+        set_blocking_slices(tc->fd);
+        sk_conn_setup_t s = {
+            .fd = tc->fd,
+            .proto = svc->stream,
+            .cfg = svc->cfg,
+            .worker = wstate,
+            .tls = tc->l->transport == SK_TRANSPORT_TLS ? srv->cfg.tls : NULL,
+            .scratch = buf,
+            .scratch_size = READ_SIZE,
+            /* One read per readiness: a second read on a blocking socket
+             * would wait a whole slice for bytes that may never come. */
+            .read_batch = 1,
+            .verbose = srv->cfg.verbose,
+            .now_ms = sk_clock_ms(),
+        };
+        rc = sk__conn_new(&c, &s);
+    }
     if (rc < 0) {
-        why = sk_strerror(rc);
-        goto out;
+        sk_log_warn("cannot set up a connection on %s: %s; closing it", tc->l->name,
+                    sk_strerror(rc));
+        registry_remove(tc);
+        close(tc->fd);
+    } else {
+        sk__conn_open(c, (struct sockaddr *)&tc->peer, tc->peer_len);
+        bool draining = false;
+        uint64_t next_tick = sk_clock_ms() + 1000;
+        while (!sk__conn_closed(c)) {
+            if (atomic_load(&tc->forced)) {
+                sk__conn_close(c, "drain timeout");
+                break;
+            }
+            if (!draining && atomic_load(&srv->stopping)) {
+                draining = true;
+                sk__conn_drain(c, sk_clock_ms());
+                continue;
+            }
+            if (svc->worker_tick != NULL && wstate != NULL && sk_clock_ms() >= next_tick) {
+                next_tick = sk_clock_ms() + 1000;
+                svc->worker_tick(wstate, sk_clock_ms());
+            }
+            tconn_step(c);
+        }
+        registry_remove(tc);
+        sk__conn_free(c, sk_clock_ms());
     }
-    set_blocking(c->fd);
-    set_slices(c->fd);
-    for (;;) {
-        rc = tconn_flush(c, &out, &bytes_out, &last);
-        if (rc < 0) {
-            why = rc == -ETIMEDOUT                    ? "send timeout"
-                  : rc == -EPIPE || rc == -ECONNRESET ? "reset by peer"
-                                                      : sk_strerror(rc);
-            goto out;
-        }
-        if (p->drained != NULL && !closing && (bytes_out > 0 || in.len > 0)) {
-            ctx.now_ms = sk_clock_ms();
-            ctx.draining = atomic_load(&srv->stopping);
-            rc = p->drained(c->sess, &ctx);
-            if (rc < 0) {
-                why = sk_strerror(rc);
-                goto out;
-            }
-            closing |= rc == SK_PROTO_CLOSE;
-            if (!sk_outq_empty(&out))
-                continue;
-        }
-        if (closing) {
-            if (!peer_eof)
-                tconn_linger(c->fd);
-            why = "done";
-            goto out;
-        }
-        if (peer_eof)
-            goto out;
-        ctx.draining = atomic_load(&srv->stopping);
-        if (ctx.draining && in.len == 0 && (p->idle == NULL || p->idle(c->sess))) {
-            why = "server draining";
-            goto out;
-        }
-        int err = 0;
-        if (in.len > 0) {
-            /* Pipelined input left over while output was pending. */
-            size_t before = in.len;
-            ctx.now_ms = sk_clock_ms();
-            int fr = sk__proto_feed(p, c->sess, &ctx, &in, NULL, 0, &err);
-            if (fr == SK__FEED_ABORT) {
-                why = sk_strerror(err);
-                goto out;
-            }
-            closing |= fr == SK__FEED_CLOSE;
-            if (in.len != before || !sk_outq_empty(&out) || closing)
-                continue;
-        }
-        if (svc->worker_tick != NULL && wstate != NULL && sk_clock_ms() >= next_tick) {
-            next_tick = sk_clock_ms() + 1000;
-            svc->worker_tick(wstate, sk_clock_ms());
-        }
-        ssize_t n = read(c->fd, buf, READ_SIZE);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-                if (past_deadline(p, c->sess, last, false)) {
-                    why = "timeout";
-                    goto out;
-                }
-                continue;
-            }
-            why = errno == ECONNRESET ? "reset by peer" : strerror(errno);
-            goto out;
-        }
-        last = sk_clock_ms();
-        ctx.now_ms = last;
-        if (n == 0) {
-            peer_eof = true;
-            sk__conn_log(srv, c->fd, "peer half-closed");
-            if (p->eof == NULL) {
-                closing = true;
-                continue;
-            }
-            rc = p->eof(c->sess, &ctx);
-            if (rc < 0) {
-                why = sk_strerror(rc);
-                goto out;
-            }
-            closing |= rc == SK_PROTO_CLOSE;
-            continue;
-        }
-        bytes_in += (uint64_t)n;
-        int fr = sk__proto_feed(p, c->sess, &ctx, &in, buf, (size_t)n, &err);
-        if (fr == SK__FEED_ABORT) {
-            why = sk_strerror(err);
-            goto out;
-        }
-        closing |= fr == SK__FEED_CLOSE;
-    }
-out:
-    sk__conn_log(srv, c->fd, "closed (%s): %llu bytes in, %llu bytes out, %.3f s", why,
-                 (unsigned long long)bytes_in, (unsigned long long)bytes_out,
-                 (double)(sk_clock_ms() - start) / 1000.0);
-    if (p->close != NULL)
-        p->close(c->sess);
     if (svc->worker_fini != NULL && wstate != NULL)
         svc->worker_fini(wstate);
-    close(c->fd);
-    sk_outq_clear(&out);
-    sk_buf_fini(&in);
     sk_free(buf);
-    sk_free(c);
+    sk_free(tc);
     atomic_fetch_sub(&srv->nconns, 1);
     atomic_fetch_sub(&live_threads, 1);
     return NULL;
@@ -261,28 +222,31 @@ static void accept_one(sk_server_t *srv, const struct sk__listener *l, bool *emf
         return;
     }
     *emfile_logged = false;
-    const sk_proto_t *p = l->svc->stream;
-    struct tconn *c = sk_calloc(1, sizeof(*c) + p->session_size);
-    if (c == NULL) {
+    struct tconn *tc = sk_calloc(1, sizeof(*tc));
+    if (tc == NULL) {
+        sk_log_warn("out of memory accepting a connection on %s; closing it", l->name);
         close(fd);
         return;
     }
-    c->srv = srv;
-    c->l = l;
-    c->fd = fd;
-    memcpy(&c->peer, &ss, len);
-    c->peer_len = len;
+    tc->srv = srv;
+    tc->l = l;
+    tc->fd = fd;
+    atomic_init(&tc->forced, false);
+    memcpy(&tc->peer, &ss, len);
+    tc->peer_len = len;
     if (srv->cfg.verbose) {
         char peer[160];
         sk_addr_format_peer((struct sockaddr *)&ss, len, peer, sizeof(peer));
         sk__conn_log(srv, fd, "accepted from %s on %s", peer, l->name);
     }
     atomic_fetch_add(&srv->nconns, 1);
-    if (!spawn(tconn_main, c)) {
-        sk_log_warn("cannot start a thread for a connection; closing it");
+    registry_add(tc);
+    if (!spawn(tconn_main, tc)) {
+        sk_log_warn("cannot start a thread for a connection on %s; closing it", l->name);
+        registry_remove(tc);
         atomic_fetch_sub(&srv->nconns, 1);
         close(fd);
-        sk_free(c);
+        sk_free(tc);
     }
 }
 
@@ -328,21 +292,14 @@ static void *dgram_main(void *arg)
     char *buf = sk_xmalloc(READ_SIZE);
     sk_buf_t reply;
     sk_buf_init(&reply);
-    set_blocking(l->fd);
-    set_slices(l->fd);
+    set_blocking_slices(l->fd);
     while (!atomic_load(&a->srv->stopping)) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
         ssize_t n = recvfrom(l->fd, buf, READ_SIZE, 0, (struct sockaddr *)&ss, &len);
         if (n < 0)
             continue;
-        reply.off = reply.len = 0;
-        if (l->svc->dgram->datagram(l->svc->cfg, buf, (size_t)n, &reply) < 0 || reply.len == 0)
-            continue;
-        if (len == 0 || (ss.ss_family == AF_UNIX && len <= sizeof(sa_family_t)))
-            continue;
-        sendto(l->fd, sk_buf_head(&reply), reply.len, MSG_DONTWAIT | MSG_NOSIGNAL,
-               (struct sockaddr *)&ss, len);
+        sk__dgram_answer(l, l->fd, buf, (size_t)n, &reply, (struct sockaddr *)&ss, len);
     }
     sk_buf_fini(&reply);
     free(buf);
@@ -351,9 +308,17 @@ static void *dgram_main(void *arg)
     return NULL;
 }
 
+/* Waits until at most `left` threads run or the clock passes until_ms. */
+static void wait_threads(long left, uint64_t until_ms)
+{
+    while (atomic_load(&live_threads) > left && sk_clock_ms() < until_ms)
+        usleep(10000);
+}
+
 int sk__server_run_threads(sk_server_t *srv)
 {
     atomic_init(&live_threads, 0);
+    sk__server_print_listening(srv);
     if (!spawn(acceptor_main, srv))
         return -EAGAIN;
     for (size_t i = 0; i < srv->nls; i++) {
@@ -365,24 +330,25 @@ int sk__server_run_threads(sk_server_t *srv)
         if (!spawn(dgram_main, a)) {
             free(a);
             atomic_store(&srv->stopping, true);
+            wait_threads(0, sk_clock_ms() + SLICE_MS * 2);
             return -EAGAIN;
         }
     }
     sk__server_wait_signal(srv);
     /* Connection threads see `stopping` within a slice, close when idle,
      * and finish what they are sending; wait for them up to the drain
-     * timeout. */
-    uint64_t until = sk_clock_ms() + srv->cfg.drain_timeout_ms + SLICE_MS;
-    while (atomic_load(&live_threads) > 0 && sk_clock_ms() < until)
-        usleep(10000);
+     * timeout, then shut their sockets down so they exit too. */
+    wait_threads(0, sk_clock_ms() + srv->cfg.drain_timeout_ms + SLICE_MS);
     long left = atomic_load(&srv->nconns);
     if (left > 0) {
-        sk_log_warn("drain timeout: leaving %ld connection%s", left, left == 1 ? "" : "s");
+        sk_log_warn("drain timeout: closing %ld connection%s", left, left == 1 ? "" : "s");
+        registry_force_all();
+        wait_threads(0, sk_clock_ms() + FORCE_WAIT_MS);
+    }
+    if (atomic_load(&live_threads) > 0) {
+        /* A thread stuck beyond the forced close still points at the
+         * server and the services: nothing they use may be freed. */
         srv->threads_left = true;
     }
-    /* Threads still blocked past the deadline use the listeners no more;
-     * wait one more slice for the acceptor so freeing the server is safe. */
-    while (atomic_load(&live_threads) > left && sk_clock_ms() < until + SLICE_MS * 2)
-        usleep(10000);
     return 0;
 }

@@ -20,12 +20,12 @@
 typedef struct sk_tls_server sk_tls_server_t;
 
 typedef struct sk_tls_server_opts {
-    const char *cert_file; /* PEM, leaf first then the chain */
-    const char *key_file;  /* PEM, RSA or ECDSA */
-    bool self_signed;      /* generate an in-memory P-256 key and cert for
-                              localhost, 127.0.0.1 and ::1 instead */
-    const char *alpn;      /* comma-separated list offered, e.g. "http/1.1";
-                              NULL: no ALPN */
+    const char *cert_file;         /* PEM, leaf first then the chain */
+    const char *key_file;          /* PEM, RSA or ECDSA */
+    bool self_signed;              /* generate an in-memory P-256 key and cert for
+                                      localhost, 127.0.0.1 and ::1 instead */
+    const char *alpn;              /* comma-separated list offered, e.g. "http/1.1";
+                                      NULL: no ALPN */
     unsigned handshake_timeout_ms; /* --tls-timeout (default 10000) */
     int verbose;                   /* -v: OpenSSL error stacks, per-connection path */
 } sk_tls_server_opts_t;
@@ -54,9 +54,9 @@ const sk_transport_factory_t *sk_tls_server_factory(sk_tls_server_t *s);
 typedef struct sk_tls_client sk_tls_client_t;
 
 typedef struct sk_tls_client_opts {
-    const char *cacert;   /* --cacert FILE; NULL: the system store */
-    bool insecure;        /* -k: do not verify (a warning goes to stderr) */
-    const char *alpn;     /* comma-separated list to offer; NULL: none */
+    const char *cacert;    /* --cacert FILE; NULL: the system store */
+    bool insecure;         /* -k: do not verify (a warning goes to stderr) */
+    const char *alpn;      /* comma-separated list to offer; NULL: none */
     const char *cert_file; /* optional client certificate */
     const char *key_file;
     int verbose;
