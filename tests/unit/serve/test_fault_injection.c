@@ -143,7 +143,7 @@ static struct outcome run(const sk_service_t *svc, void *worker, const char *scr
 
 /* Fails allocation 1, 2, ... until a run completes with nothing injected;
  * after each, a clean run must match the first clean one exactly. */
-static void sweep(const sk_service_t *svc, void *worker, const char *script, size_t step, bool http)
+static long sweep(const sk_service_t *svc, void *worker, const char *script, size_t step, bool http)
 {
     size_t len = strlen(script);
     struct outcome base = run(svc, worker, script, len, step, 0, http);
@@ -163,12 +163,11 @@ static void sweep(const sk_service_t *svc, void *worker, const char *script, siz
         assert_memory_equal(again.wire, base.wire, base.len);
         free(again.wire);
     }
-    if (http || svc == sk_echo_service())
-        assert_true(n > 1); /* the script does allocate */
     print_message("    %s, %zu-byte reads: %ld allocations failed in turn, %d aborted the "
                   "session, the rest answered in full\n",
                   svc->stream->name, step, n - 1, aborted);
     free(base.wire);
+    return n - 1;
 }
 
 static const char http_script[] =
@@ -196,8 +195,8 @@ static void test_http_session(void **state)
     void *worker = cfg.service.worker_init(&cfg);
     assert_non_null(worker);
     /* Pipelined in one read, and a byte at a time (partial heads held). */
-    sweep(&cfg.service, worker, http_script, sizeof(http_script), true);
-    sweep(&cfg.service, worker, http_script, 7, true);
+    assert_true(sweep(&cfg.service, worker, http_script, sizeof(http_script), true) > 10);
+    assert_true(sweep(&cfg.service, worker, http_script, 7, true) > 10);
     cfg.service.worker_fini(worker);
     sk_access_log_close(cfg.access_log);
     sk_http_config_close(&cfg);
@@ -230,10 +229,12 @@ static void test_http_worker_init(void **state)
 static void test_echo_and_discard(void **state)
 {
     (void)state;
-    static char script[20000];
+    static char script[70000];
     for (size_t i = 0; i < sizeof(script) - 1; i++)
         script[i] = (char)('0' + i % 10);
-    sweep(sk_echo_service(), NULL, script, 4096, false);
+    /* Reads over the output queue's 4 KiB chunk size get chunks of their
+     * own (small ones come from a per-thread cache, allocated once). */
+    assert_true(sweep(sk_echo_service(), NULL, script, 16384, false) > 0);
     sweep(sk_echo_service(), NULL, script, 100, false);
     sweep(sk_discard_service(), NULL, script, 4096, false);
 }
