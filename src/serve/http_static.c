@@ -285,6 +285,12 @@ static int send_multipart(sk__http_req_t *r, sk_http_head_t *h, struct file_info
             head_content_range(part, set->r[i].start, set->r[i].end, (uint64_t)f->st.st_size);
             sk_http_head_raw(part, "\r\n", 2);
             uint64_t len = set->r[i].end - set->r[i].start + 1;
+            if (pass == 0 && part->overflow) {
+                /* A part head that cannot fit (an absurd MIME type): nothing
+                 * has been queued yet, so a whole 500 takes its place. */
+                sk_free(part);
+                return sk__http_simple(r, 500, NULL);
+            }
             if (pass == 0) {
                 total += part->len + len;
                 continue;

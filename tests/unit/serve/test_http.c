@@ -27,6 +27,7 @@
 
 #include "core/alloc.h"
 #include "proto/date.h"
+#include "proto/mime.h"
 #include "serve/http.h"
 #include "http_session.h"
 
@@ -237,6 +238,42 @@ static void test_long_redirect_query(void **state)
     assert_true(head_has(&h, 0, "Location: /dir/?abc"));
     assert_false(h.closed);
     hs_close(&h);
+    svc_close(&v);
+}
+
+/* Every writer checks that its head fit: a Content-Type too long for the
+ * head (a hostile mime.types line) gets a whole 500 and a close, for a
+ * plain, a ranged and a multipart response, instead of an aborted
+ * connection or a head cut short. */
+static void test_head_overflow_500(void **state)
+{
+    (void)state;
+    struct svc v;
+    svc_open(&v);
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s.types", root);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "application/x-%.*s huge\n", 4100, big);
+    fclose(f);
+    assert_int_equal(sk_mime_load_file(v.cfg.mime, path), 0);
+    unlink(path);
+    put_file("f.huge", "0123456789", 10, 1000000000);
+    static const char *reqs[] = {
+        "GET /f.huge HTTP/1.1\r\nHost: t\r\n\r\nGET /f.txt HTTP/1.1\r\nHost: t\r\n\r\n",
+        "GET /f.huge HTTP/1.1\r\nHost: t\r\nRange: bytes=1-2\r\n\r\n",
+        "GET /f.huge HTTP/1.1\r\nHost: t\r\nRange: bytes=1-2,4-5\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+        hs_t h;
+        one(&v, &h, reqs[i], strlen(reqs[i]));
+        assert_int_equal(framed(&h, false), 1);
+        assert_int_equal(resp[0].status, 500);
+        assert_true(i == 2 || resp[0].close); /* multipart fails before any head */
+        assert_true(h.end_rc >= 0);
+        hs_close(&h);
+    }
+    unlinkat(rootfd, "f.huge", 0);
     svc_close(&v);
 }
 
@@ -458,11 +495,11 @@ static void test_openat2_filtered(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_split),          cmocka_unit_test(test_long_redirect_query),
-        cmocka_unit_test(test_max_body_zero),        cmocka_unit_test(test_body_timeout),
-        cmocka_unit_test(test_head_timeout_trickle), cmocka_unit_test(test_etag_far_future),
-        cmocka_unit_test(test_long_request_line),    cmocka_unit_test(test_empty_host),
-        cmocka_unit_test(test_openat2_filtered),
+        cmocka_unit_test(test_every_split),       cmocka_unit_test(test_long_redirect_query),
+        cmocka_unit_test(test_head_overflow_500), cmocka_unit_test(test_max_body_zero),
+        cmocka_unit_test(test_body_timeout),      cmocka_unit_test(test_head_timeout_trickle),
+        cmocka_unit_test(test_etag_far_future),   cmocka_unit_test(test_long_request_line),
+        cmocka_unit_test(test_empty_host),        cmocka_unit_test(test_openat2_filtered),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
