@@ -195,7 +195,7 @@ fuzz-long: $(FUZZ_BIN)
 # --- attacks and soak (bounded in time; loopback only) -----------------------
 # slowhttptest's slowloris, slow body, slow read and range modes in turn
 # against the release build while a probe checks a fresh GET every second.
-SLOW_TIME ?= 30
+SLOW_TIME ?= 45
 slow-attacks: build/sockkit
 	SOCKKIT=$(CURDIR)/build/sockkit SLOW_TIME=$(SLOW_TIME) $(PYTHON) scripts/slow-attacks.py
 
