@@ -68,12 +68,16 @@ HAVE_JANSSON := $(call probe,jansson)
 ifneq ($(HAVE_JANSSON),yes)
 $(error jansson is required (apt-get install libjansson-dev))
 endif
+# zlib: `get --compressed` decodes gzip and deflate bodies.
+ifneq ($(call probe,zlib),yes)
+$(error zlib is required (apt-get install zlib1g-dev))
+endif
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
         -Wvla -Wundef
 BASE_CFLAGS := -std=gnu11 -g -D_GNU_SOURCE -Isrc -Ibuild $(WARN) -MMD -MP
-LIBS := -lpthread $(shell pkg-config --libs jansson)
-PKG_CFLAGS := $(shell pkg-config --cflags jansson)
+LIBS := -lpthread $(shell pkg-config --libs jansson zlib)
+PKG_CFLAGS := $(shell pkg-config --cflags jansson zlib)
 
 SRC_ALL := $(sort $(wildcard src/*/*.c))
 SRC_LIB := $(filter-out src/cli/%,$(SRC_ALL))

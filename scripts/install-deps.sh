@@ -5,15 +5,16 @@
 #
 #   build  compiling and running (`make`, `make run`); the default
 #   test   unit and integration tests, fuzzing, lint, CI and the attack and
-#          soak runs: cmocka, pytest, clang, the real peers the tests drive
+#          soak runs: cmocka, pytest (python3-cryptography makes the test CA
+#          for `get`), clang, the real peers the tests drive
 #          (nginx, chromium, wrk, socat, netcat, slowhttptest)
 #   bench  the peers of the benchmarks under bench/ (nginx, wrk, socat)
 #
 # So a newcomer who only wants `make run` downloads no browser.
 set -u
 
-BUILD="build-essential pkg-config libssl-dev liburing-dev libjansson-dev"
-TEST="libcmocka-dev python3 python3-pytest clang clang-format cppcheck curl socat \
+BUILD="build-essential pkg-config libssl-dev liburing-dev libjansson-dev zlib1g-dev"
+TEST="libcmocka-dev python3 python3-pytest python3-cryptography clang clang-format cppcheck curl socat \
 netcat-openbsd openssl wrk nginx-light chromium slowhttptest"
 BENCH="python3 curl socat wrk nginx-light"
 

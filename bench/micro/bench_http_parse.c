@@ -2,7 +2,7 @@
  * typical browser request head N times and print ns per request.
  *
  * Build: cc -O2 -std=gnu11 -D_GNU_SOURCE -Isrc -Ibuild bench/micro/bench_http_parse.c
- *        src/proto/http_parse.c src/core/error.c -o /tmp/bench_http_parse
+ *        src/proto/http_parse.c src/proto/token.c src/core/error.c -o /tmp/bench_http_parse
  * Run:   /tmp/bench_http_parse [iterations]   (not run by the tests) */
 #include <stdint.h>
 #include <stdio.h>

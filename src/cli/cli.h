@@ -60,9 +60,60 @@ bool sk_cli_server_opt(const char *cmd, int c, const char *arg, sk_server_config
 /* The help text for the shared server options. */
 extern const char sk_cli_server_opts_help[];
 
+/* TLS options every TLS-capable command shares (design: --cert, --key,
+ * --self-signed, --cacert, -k/--insecure, --alpn LIST, --tls-timeout S).
+ * Servers take SK_CLI_TLS_SERVER_OPTS, clients SK_CLI_TLS_CLIENT_OPTS;
+ * sk_cli_tls_opt() handles one (returns false if c is not one of them). */
+typedef struct sk_cli_tls {
+    const char *cert, *key, *cacert, *alpn;
+    bool self_signed, insecure;
+    bool server_opts; /* --cert/--key/--self-signed given */
+    unsigned timeout_ms;
+} sk_cli_tls_t;
+
+#define SK_CLI_OPT_CERT 1010
+#define SK_CLI_OPT_KEY 1011
+#define SK_CLI_OPT_SELF_SIGNED 1012
+#define SK_CLI_OPT_CACERT 1013
+#define SK_CLI_OPT_ALPN 1014
+#define SK_CLI_OPT_TLS_TIMEOUT 1015
+#define SK_CLI_TLS_SERVER_OPTS                                                                     \
+    {"cert", required_argument, NULL, SK_CLI_OPT_CERT},                                            \
+        {"key", required_argument, NULL, SK_CLI_OPT_KEY},                                          \
+        {"self-signed", no_argument, NULL, SK_CLI_OPT_SELF_SIGNED},                                \
+        {"alpn", required_argument, NULL, SK_CLI_OPT_ALPN},                                        \
+    {                                                                                              \
+        "tls-timeout", required_argument, NULL, SK_CLI_OPT_TLS_TIMEOUT                             \
+    }
+#define SK_CLI_TLS_CLIENT_OPTS                                                                     \
+    {"cacert", required_argument, NULL, SK_CLI_OPT_CACERT}, {"insecure", no_argument, NULL, 'k'},  \
+        {"alpn", required_argument, NULL, SK_CLI_OPT_ALPN},                                        \
+    {                                                                                              \
+        "tls-timeout", required_argument, NULL, SK_CLI_OPT_TLS_TIMEOUT                             \
+    }
+
+/* Fills o with the defaults (--tls-timeout 10). */
+void sk_cli_tls_defaults(sk_cli_tls_t *o);
+bool sk_cli_tls_opt(const char *cmd, int c, const char *arg, sk_cli_tls_t *o);
+
+/* Help texts for the server and the client TLS options. */
+extern const char sk_cli_tls_server_help[];
+extern const char sk_cli_tls_client_help[];
+
+/* Servers: when any endpoint is tls:// (any_tls), builds the TLS context
+ * from o (exits 2 or 1 naming the problem), prints the fingerprint of a
+ * --self-signed certificate and sets cfg->tls and cfg->on_reload (SIGHUP
+ * reloads --cert/--key). default_alpn is offered unless --alpn is given.
+ * Returns the context to pass to sk_cli_tls_serve_free after the server
+ * stops, or NULL when there is no TLS endpoint. */
+void *sk_cli_tls_serve(const char *cmd, const sk_cli_tls_t *o, const char *default_alpn,
+                       bool any_tls, sk_server_config_t *cfg);
+void sk_cli_tls_serve_free(void *tls);
+
 /* Command entry points (argv[0] is the command name). */
 int sk_cmd_serve(int argc, char **argv);
 int sk_cmd_connect(int argc, char **argv);
 int sk_cmd_listen(int argc, char **argv);
+int sk_cmd_get(int argc, char **argv);
 
 #endif

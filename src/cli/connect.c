@@ -3,6 +3,11 @@
 #include "client/bridge.h"
 #include "core/log.h"
 
+#include "config.h"
+#ifdef SK_HAVE_OPENSSL
+#include "tls/tls.h"
+#endif
+
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +22,8 @@ static const char connect_usage[] =
     "SHUT_WR) and keeps printing until the peer closes. On a datagram endpoint\n"
     "(udp://, unixgram:) each line of stdin is one datagram, and after end of\n"
     "stdin replies are printed until none arrives for --timeout seconds.\n"
+    "A tls:// endpoint is verified against the system's CAs (or --cacert) and\n"
+    "the host name; at end of stdin it sends close_notify and half-closes.\n"
     "\n"
     "Options:\n"
     "  -4, -6              use IPv4 / IPv6 addresses only\n"
@@ -24,17 +31,23 @@ static const char connect_usage[] =
     "                      after end of input (default 10 / 1)\n"
     "      --per-read      datagrams: one per read() instead of one per line\n"
     "  -o, --sockopt N=V   socket option (see 'sockkit serve echo --help')\n"
-    "  -v, --verbose       report resolution, each address tried, and the\n"
-    "                      local and remote address\n"
+    "  -v, --verbose       report resolution, each address tried, the local and\n"
+    "                      remote address, and for TLS the version, cipher, ALPN,\n"
+    "                      certificate subject, issuer and expiry, verification\n"
+    "                      result and whether the session was resumed\n"
     "  -h, --help          this help;  --version  print the version\n"
+    "\n%s"
     "\n"
     "Exit status: 0 when the peer closed normally, 1 when the connection failed\n"
-    "(refused, timed out, no route, name not found) or was reset, 2 on bad usage.\n"
+    "(refused, timed out, no route, name not found, TLS handshake or certificate\n"
+    "problem) or was reset, 2 on bad usage.\n"
     "\n"
     "Examples:\n"
     "  echo hello | sockkit connect 127.0.0.1:7000\n"
     "  sockkit connect unix:/tmp/echo.sock < request.bin > reply.bin\n"
-    "  printf 'one\\ntwo\\n' | sockkit connect udp://[::1]:7000 --timeout 0.5\n";
+    "  printf 'one\\ntwo\\n' | sockkit connect udp://[::1]:7000 --timeout 0.5\n"
+    "  printf 'GET / HTTP/1.0\\r\\n\\r\\n' | sockkit connect tls://example.org:443 -v\n"
+    "  sockkit connect tls://127.0.0.1:7443 --cacert ca.pem --alpn myproto < req.bin\n";
 
 static void on_attempt(void *ctx, const sk_addr_t *addr, int result, uint64_t elapsed_us)
 {
@@ -57,16 +70,19 @@ int sk_cmd_connect(int argc, char **argv)
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
+        SK_CLI_TLS_CLIENT_OPTS,
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "connect";
+    sk_cli_tls_t tls;
+    sk_cli_tls_defaults(&tls);
     sk_sockopts_t sockopts = {0};
     int family = AF_UNSPEC;
     int timeout_ms = -1;
     bool per_read = false;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "46t:o:vh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "46t:o:vhk", opts, NULL)) != -1) {
         struct sk_err err = {0};
         switch (c) {
         case '4':
@@ -89,12 +105,13 @@ int sk_cmd_connect(int argc, char **argv)
             sk_log_verbosity++;
             break;
         case 'h':
-            fputs(connect_usage, stdout);
+            printf(connect_usage, sk_cli_tls_client_help);
             return SK_EXIT_OK;
         case 'V':
             sk_cli_version();
         default:
-            sk_cli_usage_error(cmd, "unknown option");
+            if (!sk_cli_tls_opt(cmd, c, optarg, &tls))
+                sk_cli_usage_error(cmd, "unknown option");
         }
     }
     if (optind != argc - 1)
@@ -102,8 +119,10 @@ int sk_cmd_connect(int argc, char **argv)
                                                : "exactly one endpoint is expected");
     sk_endpoint_t ep;
     sk_cli_endpoint(cmd, argv[optind], &ep);
+#ifndef SK_HAVE_OPENSSL
     if (ep.transport == SK_TRANSPORT_TLS)
-        sk_cli_usage_error(cmd, "TLS endpoints are not supported by this version");
+        sk_cli_usage_error(cmd, "TLS is not built in (OpenSSL was missing at build time)");
+#endif
     if (ep.port == 0 && ep.transport != SK_TRANSPORT_UNIX && ep.transport != SK_TRANSPORT_UNIXGRAM)
         sk_cli_usage_error(cmd, "port 0 cannot be connected to");
     if (ep.host[0] == '\0' && ep.transport != SK_TRANSPORT_UNIX &&
@@ -136,7 +155,37 @@ int sk_cmd_connect(int argc, char **argv)
         .transport = ep.transport,
     };
     signal(SIGPIPE, SIG_IGN);
-    int rc = sk_bridge_run(fd, STDIN_FILENO, STDOUT_FILENO, &bo, &err);
+    sk_transport_t *t = NULL;
+#ifdef SK_HAVE_OPENSSL
+    sk_tls_client_t *tc = NULL;
+    if (ep.transport == SK_TRANSPORT_TLS) {
+        sk_tls_client_opts_t to = {.cacert = tls.cacert,
+                                   .insecure = tls.insecure,
+                                   .alpn = tls.alpn,
+                                   .verbose = sk_log_verbosity};
+        int trc = sk_tls_client_new(&tc, &to, &err);
+        if (trc == SK_EUSAGE)
+            sk_cli_usage_error(cmd, "%s", err.msg);
+        if (trc < 0)
+            sk_cli_fail(cmd, "%s", err.msg);
+        if (sk_tls_client_wrap(tc, fd, ep.host, &t) < 0)
+            sk_cli_fail(cmd, "%s: cannot set up TLS for host '%s'", argv[optind], ep.host);
+        if (sk_tls_handshake(t, tls.timeout_ms, &err) < 0)
+            sk_cli_fail(cmd, "%s: %s", argv[optind], err.msg);
+        if (sk_log_verbosity > 0) {
+            char desc[1024];
+            sk_tls_describe(t, desc, sizeof(desc));
+            for (char *line = strtok(desc, "\n"); line != NULL; line = strtok(NULL, "\n"))
+                sk_log_info("%s", line);
+        }
+    }
+#endif
+    int rc = sk_bridge_run(fd, t, STDIN_FILENO, STDOUT_FILENO, &bo, &err);
+    if (t != NULL)
+        t->ops->free(t);
+#ifdef SK_HAVE_OPENSSL
+    sk_tls_client_free(tc);
+#endif
     close(fd);
     if (rc < 0)
         sk_cli_fail(cmd, "%s: %s", argv[optind], err.msg);

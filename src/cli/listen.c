@@ -4,6 +4,11 @@
 #include "client/bridge.h"
 #include "core/log.h"
 
+#include "config.h"
+#ifdef SK_HAVE_OPENSSL
+#include "tls/tls.h"
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -15,8 +20,8 @@
 static const char listen_usage[] =
     "Usage: sockkit listen [OPTIONS] EP\n"
     "\n"
-    "Stream endpoints (tcp, unix): wait for one peer, then bridge it to stdio\n"
-    "like 'sockkit connect'. Datagram endpoints (udp://, unixgram:): print each\n"
+    "Stream endpoints (tcp, unix, tls): wait for one peer, then bridge it to\n"
+    "stdio like 'sockkit connect'. Datagram endpoints (udp://, unixgram:): print each\n"
     "datagram that arrives; lines of stdin are sent to the latest sender.\n"
     "The bound endpoint is printed as `listening on EP` on stderr.\n"
     "\n"
@@ -28,11 +33,14 @@ static const char listen_usage[] =
     "  -o, --sockopt N=V   socket option (see 'sockkit serve echo --help')\n"
     "  -v, --verbose       report the peer and the socket options the kernel set\n"
     "  -h, --help          this help;  --version  print the version\n"
+    "\n%s"
     "\n"
     "Examples:\n"
     "  sockkit listen :9000 > received.bin\n"
     "  sockkit listen udp://:5353 --from\n"
-    "  sockkit listen unix:@debug-tap\n";
+    "  sockkit listen unix:@debug-tap\n"
+    "  sockkit listen tls://127.0.0.1:9443 --self-signed -v\n"
+    "  sockkit listen tls://:9443 --cert chain.pem --key key.pem --alpn myproto\n";
 
 int sk_cmd_listen(int argc, char **argv)
 {
@@ -45,9 +53,12 @@ int sk_cmd_listen(int argc, char **argv)
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
+        SK_CLI_TLS_SERVER_OPTS,
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "listen";
+    sk_cli_tls_t tls;
+    sk_cli_tls_defaults(&tls);
     sk_sockopts_t sockopts = {0};
     bool from = false;
     long count = 0;
@@ -78,12 +89,13 @@ int sk_cmd_listen(int argc, char **argv)
             sk_log_verbosity++;
             break;
         case 'h':
-            fputs(listen_usage, stdout);
+            printf(listen_usage, sk_cli_tls_server_help);
             return SK_EXIT_OK;
         case 'V':
             sk_cli_version();
         default:
-            sk_cli_usage_error(cmd, "unknown option");
+            if (!sk_cli_tls_opt(cmd, c, optarg, &tls))
+                sk_cli_usage_error(cmd, "unknown option");
         }
     }
     if (optind != argc - 1)
@@ -91,8 +103,10 @@ int sk_cmd_listen(int argc, char **argv)
                                                : "exactly one endpoint is expected");
     sk_endpoint_t ep;
     sk_cli_endpoint(cmd, argv[optind], &ep);
-    if (ep.transport == SK_TRANSPORT_TLS)
-        sk_cli_usage_error(cmd, "TLS endpoints are not supported by this version");
+    /* The TLS context comes first: a bad certificate fails before
+     * anything listens. */
+    sk_server_config_t tcfg = {.verbose = sk_log_verbosity};
+    void *tls_ctx = sk_cli_tls_serve(cmd, &tls, NULL, ep.transport == SK_TRANSPORT_TLS, &tcfg);
 
     sk_listen_opts_t lo = {.backlog = 1, .mode = mode, .sockopts = &sockopts};
     struct sk_err err = {0};
@@ -158,7 +172,25 @@ int sk_cmd_listen(int argc, char **argv)
         if (ep.transport == SK_TRANSPORT_UNIX && !ep.abstract)
             unlink(ep.path);
     }
-    int rc = sk_bridge_run(sock, STDIN_FILENO, STDOUT_FILENO, &bo, &err);
+    sk_transport_t *t = NULL;
+    if (tcfg.tls != NULL) {
+        if (tcfg.tls->wrap(tcfg.tls->ctx, sock, &t) < 0)
+            sk_cli_fail(cmd, "out of memory");
+#ifdef SK_HAVE_OPENSSL
+        if (sk_tls_handshake(t, tls.timeout_ms, &err) < 0)
+            sk_cli_fail(cmd, "TLS handshake failed: %s", err.msg);
+        if (sk_log_verbosity > 0) {
+            char desc[1024];
+            sk_tls_describe(t, desc, sizeof(desc));
+            for (char *line = strtok(desc, "\n"); line != NULL; line = strtok(NULL, "\n"))
+                sk_log_info("%s", line);
+        }
+#endif
+    }
+    int rc = sk_bridge_run(sock, t, STDIN_FILENO, STDOUT_FILENO, &bo, &err);
+    if (t != NULL)
+        t->ops->free(t);
+    sk_cli_tls_serve_free(tls_ctx);
     close(sock);
     if (bo.datagram && ep.transport == SK_TRANSPORT_UNIXGRAM && !ep.abstract)
         unlink(ep.path);

@@ -12,6 +12,7 @@ static const char usage[] =
     "Commands:\n"
     "  serve echo EP...       echo every byte / datagram back\n"
     "  serve discard EP...    read and drop (throughput sink)\n"
+    "  get URL...             HTTP/1.1 client (http, https, unix sockets)\n"
     "  connect EP             stdin -> socket, socket -> stdout\n"
     "  listen EP              accept one peer (or receive datagrams), bridge to stdio\n"
     "\n"
@@ -34,6 +35,7 @@ static const struct command commands[] = {
     {"serve", sk_cmd_serve},
     {"connect", sk_cmd_connect},
     {"listen", sk_cmd_listen},
+    {"get", sk_cmd_get},
 };
 
 int main(int argc, char **argv)

@@ -23,20 +23,23 @@ static void simple_usage(FILE *f, const char *kind)
     fprintf(f,
             "Usage: sockkit serve %s [OPTIONS] EP...\n"
             "\n"
-            "%s on every endpoint given: tcp, udp, unix, unix abstract and\n"
-            "unixgram, any number of them in one process. Each bound endpoint is\n"
-            "printed as `listening on EP` (with the real port) on stderr.\n"
-            "\n%s\n"
+            "%s on every endpoint given: tcp, udp, unix, unix abstract,\n"
+            "unixgram and tls, any number of them in one process. Each bound endpoint\n"
+            "is printed as `listening on EP` (with the real port) on stderr.\n"
+            "\n%s\n%s\n"
             "Examples:\n"
             "  sockkit serve %s :7000 udp://:7000\n"
             "  sockkit serve %s 127.0.0.1:0 unix:/tmp/%s.sock unix:@%s --workers 2\n"
-            "  sockkit serve %s [::1]:7000 --backend poll -o rcvbuf=1M -v\n",
+            "  sockkit serve %s [::1]:7000 --backend poll -o rcvbuf=1M -v\n"
+            "  sockkit serve %s tls://127.0.0.1:7443 --self-signed\n"
+            "  sockkit serve %s tls://:7443 --cert chain.pem --key key.pem --alpn myproto\n",
             kind,
             strcmp(kind, "echo") == 0
                 ? "Echo every byte back (a stream peer's half-close is answered after the\n"
                   "last byte owed) and every datagram back to its sender,"
                 : "Read and drop every byte and datagram,",
-            sk_cli_server_opts_help, kind, kind, kind, kind, kind);
+            sk_cli_server_opts_help, sk_cli_tls_server_help, kind, kind, kind, kind, kind, kind,
+            kind);
 }
 
 /* Replies here are small writes that must not wait for an ACK (Nagle plus
@@ -52,11 +55,14 @@ static void default_nodelay(sk_server_config_t *cfg)
 /* echo and discard share everything but the service. */
 static int serve_simple(const char *kind, const sk_service_t *svc, int argc, char **argv)
 {
-    static const struct option opts[] = {SK_CLI_SERVER_OPTS, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        SK_CLI_SERVER_OPTS, SK_CLI_TLS_SERVER_OPTS, {NULL, 0, NULL, 0}};
     char cmd[32];
     snprintf(cmd, sizeof(cmd), "serve %s", kind);
     sk_server_config_t cfg;
     sk_server_config_defaults(&cfg);
+    sk_cli_tls_t tls;
+    sk_cli_tls_defaults(&tls);
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:vh", opts, NULL)) != -1) {
@@ -64,7 +70,7 @@ static int serve_simple(const char *kind, const sk_service_t *svc, int argc, cha
             simple_usage(stdout, kind);
             return SK_EXIT_OK;
         }
-        if (!sk_cli_server_opt(cmd, c, optarg, &cfg))
+        if (!sk_cli_server_opt(cmd, c, optarg, &cfg) && !sk_cli_tls_opt(cmd, c, optarg, &tls))
             sk_cli_usage_error(cmd, "unknown option");
     }
     if (optind >= argc)
@@ -75,15 +81,13 @@ static int serve_simple(const char *kind, const sk_service_t *svc, int argc, cha
     sk_endpoint_t *eps = calloc((size_t)nep, sizeof(*eps));
     if (eps == NULL)
         sk_cli_fail(cmd, "out of memory");
+    bool any_tls = false;
     for (int i = 0; i < nep; i++) {
         sk_cli_endpoint(cmd, argv[optind + i], &eps[i]);
-        if (eps[i].transport == SK_TRANSPORT_TLS)
-            sk_cli_usage_error(cmd,
-                               "'%s': TLS endpoints are served by 'serve http' only in "
-                               "this version",
-                               argv[optind + i]);
+        any_tls |= eps[i].transport == SK_TRANSPORT_TLS;
     }
     sk_log_timestamps = 1;
+    void *tls_ctx = sk_cli_tls_serve(cmd, &tls, NULL, any_tls, &cfg);
     sk_server_t *srv;
     if (sk_server_new(&srv, &cfg) < 0)
         sk_cli_fail(cmd, "cannot create the server");
@@ -101,6 +105,7 @@ static int serve_simple(const char *kind, const sk_service_t *svc, int argc, cha
     free(eps);
     int rc = sk_server_run(srv);
     sk_server_free(srv);
+    sk_cli_tls_serve_free(tls_ctx);
     return rc < 0 ? SK_EXIT_FAIL : SK_EXIT_OK;
 }
 
@@ -130,9 +135,11 @@ static const char http_usage[] =
     "      --dotfiles           serve names starting with a dot\n"
     "      --access-log FILE|-  log each request (off by default; - is stdout)\n"
     "      --log-format F       combined (default) or json\n"
-    "\n%s\n"
+    "\n%s\n%s\n"
     "Examples:\n"
     "  sockkit serve http ./public --listen :8080\n"
+    "  sockkit serve http site --listen :8080 --listen tls://:8443 --cert chain.pem --key key.pem\n"
+    "  sockkit serve http . --listen tls://127.0.0.1:8443 --self-signed\n"
     "  sockkit serve http site --listen 127.0.0.1:0 --listen unix:/run/site.sock --list-dirs\n"
     "  sockkit serve http . --access-log - --log-format json --workers 2\n";
 
@@ -156,6 +163,7 @@ static int serve_http(int argc, char **argv)
 {
     static const struct option opts[] = {
         SK_CLI_SERVER_OPTS,
+        SK_CLI_TLS_SERVER_OPTS,
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
         {"body-timeout", required_argument, NULL, OPT_BODY_TIMEOUT},
@@ -176,6 +184,8 @@ static int serve_http(int argc, char **argv)
     sk_server_config_defaults(&cfg);
     sk_http_config_t hcfg;
     sk_http_config_defaults(&hcfg);
+    sk_cli_tls_t tls;
+    sk_cli_tls_defaults(&tls);
     const char **listens = calloc((size_t)argc + 1, sizeof(*listens));
     int nlisten = 0;
     const char *access_log = NULL;
@@ -187,7 +197,7 @@ static int serve_http(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "l:o:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'h':
-            printf(http_usage, sk_cli_server_opts_help);
+            printf(http_usage, sk_cli_server_opts_help, sk_cli_tls_server_help);
             free(listens);
             return SK_EXIT_OK;
         case OPT_LISTEN:
@@ -238,7 +248,7 @@ static int serve_http(int argc, char **argv)
                 sk_cli_usage_error(cmd, "--log-format: '%s' is not combined or json", optarg);
             break;
         default:
-            if (!sk_cli_server_opt(cmd, c, optarg, &cfg))
+            if (!sk_cli_server_opt(cmd, c, optarg, &cfg) && !sk_cli_tls_opt(cmd, c, optarg, &tls))
                 sk_cli_usage_error(cmd, "unknown option");
         }
     }
@@ -251,14 +261,14 @@ static int serve_http(int argc, char **argv)
     sk_endpoint_t *eps = calloc((size_t)nlisten, sizeof(*eps));
     if (eps == NULL)
         sk_cli_fail(cmd, "out of memory");
+    bool any_tls = false;
     for (int i = 0; i < nlisten; i++) {
         sk_cli_endpoint(cmd, listens[i], &eps[i]);
         if (!sk_endpoint_is_stream(&eps[i]))
             sk_cli_usage_error(cmd, "--listen %s: HTTP needs a stream endpoint", listens[i]);
-        if (eps[i].transport == SK_TRANSPORT_TLS)
-            sk_cli_usage_error(cmd, "--listen %s: TLS is not built into this version yet",
-                               listens[i]);
+        any_tls |= eps[i].transport == SK_TRANSPORT_TLS;
     }
+    void *tls_ctx = sk_cli_tls_serve(cmd, &tls, "http/1.1", any_tls, &cfg);
     struct sk_err err = {0};
     if (sk_http_config_open(&hcfg, root, &err) < 0)
         sk_cli_fail(cmd, "%s", err.msg);
@@ -285,6 +295,7 @@ static int serve_http(int argc, char **argv)
     sk_server_free(srv);
     sk_access_log_close(hcfg.access_log);
     sk_http_config_close(&hcfg);
+    sk_cli_tls_serve_free(tls_ctx);
     return rc < 0 ? SK_EXIT_FAIL : SK_EXIT_OK;
 }
 

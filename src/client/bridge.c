@@ -2,8 +2,15 @@
  * by poll(2): two fds do not need an event loop. */
 #include "client/bridge.h"
 #include "core/clock.h"
+#include "core/loop.h"
+
+#include "config.h"
+#ifdef SK_HAVE_OPENSSL
+#include "tls/tls.h"
+#endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,57 +49,133 @@ static int sock_error(int e, struct sk_err *err, const char *what)
     return sk_err_set(err, -e, "%s: %s", what, strerror(e));
 }
 
-static int bridge_stream(int sock, int in_fd, int out_fd, struct sk_err *err)
+/* The plain-words reason a transport op failed: TLS knows better than
+ * errno ("certificate has expired", "connection reset by peer"). */
+static int transport_error(sk_transport_t *t, int rc, struct sk_err *err, const char *what)
+{
+#ifdef SK_HAVE_OPENSSL
+    const char *why = sk_tls_error(t);
+    if (why != NULL)
+        return sk_err_set(err, rc, "%s", why);
+#else
+    (void)t;
+#endif
+    if (rc > -4000)
+        return sock_error(-rc, err, what);
+    return sk_err_set(err, rc, "%s: %s", what, sk_strerror(rc));
+}
+
+/* Streams go through the transport (plain or TLS) on a non-blocking
+ * socket: stdin is read only while nothing is queued for the peer, so a
+ * slow peer holds back the input instead of growing a buffer. */
+static int bridge_stream(sk_transport_t *t, int in_fd, int out_fd, struct sk_err *err)
 {
     static char buf[IO_SIZE];
-    bool in_open = true, sock_open = true;
+    int fl = fcntl(t->fd, F_GETFL);
+    if (fl >= 0 && !(fl & O_NONBLOCK))
+        fcntl(t->fd, F_SETFL, fl | O_NONBLOCK);
+    sk_outq_t q;
+    sk_outq_init(&q);
+    bool in_open = true, sock_open = true, shut_pending = false;
+    int rc = 0;
     for (;;) {
-        /* Once the socket is read to its end only stdin is watched. */
-        struct pollfd pfd[2] = {{.fd = sock_open ? sock : -1, .events = POLLIN},
-                                {.fd = in_fd, .events = POLLIN}};
-        int r = poll(pfd, in_open ? 2 : 1, -1);
+        bool out_busy = !sk_outq_empty(&q) || shut_pending;
+        bool watch_in = in_open && !out_busy;
+        short ev = (short)((sock_open ? POLLIN : 0) | (out_busy ? POLLOUT : 0) |
+                           ((t->want & SK_EV_READ) ? POLLIN : 0) |
+                           ((t->want & SK_EV_WRITE) ? POLLOUT : 0));
+        if (!sock_open && !in_open && !out_busy)
+            break;
+        struct pollfd pfd[2] = {{.fd = t->fd, .events = ev},
+                                {.fd = watch_in ? in_fd : -1, .events = POLLIN}};
+        bool pending = t->ops->pending != NULL && t->ops->pending(t);
+        int r = pending ? 1 : poll(pfd, 2, -1);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            return sk_err_set(err, -errno, "poll: %s", strerror(errno));
+            rc = sk_err_set(err, -errno, "poll: %s", strerror(errno));
+            break;
         }
-        if (pfd[0].revents) {
-            ssize_t n = read(sock, buf, sizeof(buf));
-            if (n < 0 && (errno == EINTR || errno == EAGAIN))
-                continue;
-            if (n < 0)
-                return sock_error(errno, err, "read");
-            if (n == 0) {
-                /* The peer is done sending. Piped input still goes out (the
-                 * peer may only have half-closed, as we do); a terminal has
-                 * no end, so the session ends here. */
-                if (!in_open || isatty(in_fd))
-                    return 0;
-                sock_open = false;
-                continue;
+        if (pfd[0].revents || pending) {
+            /* Everything readable now, including plaintext the transport
+             * already holds. */
+            while (sock_open) {
+                ssize_t n = t->ops->read(t, buf, sizeof(buf));
+                if (n == -EAGAIN)
+                    break;
+                if (n < 0) {
+                    rc = transport_error(t, (int)n, err, "read");
+                    goto out;
+                }
+                if (n == 0) {
+                    /* The peer is done sending. Piped input still goes out
+                     * (the peer may only have half-closed, as we do); a
+                     * terminal has no end, so the session ends here. */
+                    if (!in_open || isatty(in_fd))
+                        goto out;
+                    sock_open = false;
+                    break;
+                }
+                int w = write_all(out_fd, buf, (size_t)n);
+                if (w < 0) {
+                    rc = sk_err_set(err, w, "writing output: %s", strerror(-w));
+                    goto out;
+                }
             }
-            int rc = write_all(out_fd, buf, (size_t)n);
-            if (rc < 0)
-                return sk_err_set(err, rc, "writing output: %s", strerror(-rc));
+            while (!sk_outq_empty(&q)) {
+                ssize_t n = t->ops->write(t, &q);
+                if (n == -EAGAIN)
+                    break;
+                if (n < 0) {
+                    rc = transport_error(t, (int)n, err, "write");
+                    goto out;
+                }
+            }
+            if (shut_pending && sk_outq_empty(&q)) {
+                /* End of input: half-close (FIN, or close_notify for TLS)
+                 * so the peer sees the end, and keep printing what it
+                 * still sends. */
+                int s = t->ops->shutdown(t);
+                if (s != -EAGAIN)
+                    shut_pending = false;
+                if (!shut_pending && !sock_open)
+                    goto out;
+            }
         }
-        if (in_open && pfd[1].revents) {
+        if (watch_in && pfd[1].revents) {
             ssize_t n = read(in_fd, buf, sizeof(buf));
             if (n < 0 && (errno == EINTR || errno == EAGAIN))
                 continue;
             if (n <= 0) {
-                /* End of input: half-close so the peer sees EOF, and keep
-                 * printing what it still sends. */
                 in_open = false;
-                shutdown(sock, SHUT_WR);
-                if (!sock_open)
-                    return 0;
-                continue;
+                shut_pending = true;
+            } else if (sk_outq_append(&q, buf, (size_t)n) < 0) {
+                rc = sk_err_set(err, -ENOMEM, "out of memory");
+                break;
             }
-            int rc = write_all(sock, buf, (size_t)n);
-            if (rc < 0)
-                return sock_error(-rc, err, "write");
+            /* Send at once instead of waiting for poll to say writable:
+             * the socket almost always is. */
+            while (!sk_outq_empty(&q)) {
+                ssize_t w = t->ops->write(t, &q);
+                if (w == -EAGAIN)
+                    break;
+                if (w < 0) {
+                    rc = transport_error(t, (int)w, err, "write");
+                    goto out;
+                }
+            }
+            if (shut_pending && sk_outq_empty(&q)) {
+                int s = t->ops->shutdown(t);
+                if (s != -EAGAIN)
+                    shut_pending = false;
+                if (!shut_pending && !sock_open)
+                    goto out;
+            }
         }
     }
+out:
+    sk_outq_clear(&q);
+    return rc;
 }
 
 struct dgram_state {
@@ -232,9 +315,15 @@ static int bridge_dgram(int sock, int in_fd, int out_fd, const sk_bridge_opts_t 
     }
 }
 
-int sk_bridge_run(int sock, int in_fd, int out_fd, const sk_bridge_opts_t *o, struct sk_err *err)
+int sk_bridge_run(int sock, sk_transport_t *t, int in_fd, int out_fd, const sk_bridge_opts_t *o,
+                  struct sk_err *err)
 {
     if (o->datagram)
         return bridge_dgram(sock, in_fd, out_fd, o, err);
-    return bridge_stream(sock, in_fd, out_fd, err);
+    sk_transport_t plain;
+    if (t == NULL) {
+        sk_transport_plain_init(&plain, sock);
+        t = &plain;
+    }
+    return bridge_stream(t, in_fd, out_fd, err);
 }

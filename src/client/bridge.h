@@ -8,6 +8,7 @@
 
 #include "core/endpoint.h"
 #include "core/error.h"
+#include "core/transport.h"
 
 typedef struct sk_bridge_opts {
     bool datagram;     /* the socket is SOCK_DGRAM */
@@ -20,11 +21,14 @@ typedef struct sk_bridge_opts {
 } sk_bridge_opts_t;
 
 /* Copies in_fd to sock and sock to out_fd until the peer closes (streams)
- * or input ends and replies stop (datagrams). A stream socket is
- * half-closed (SHUT_WR) at end of input and its output still printed until
+ * or input ends and replies stop (datagrams). Streams go through t (plain
+ * or TLS; NULL: plain on sock, which t then borrows and makes
+ * non-blocking). A stream is half-closed at end of input (SHUT_WR, or
+ * close_notify then SHUT_WR for TLS) and its output still printed until
  * the peer closes. An unconnected datagram socket answers the most recent
  * sender. Returns 0, or a negative code with err filled ("connection reset
- * by peer"). */
-int sk_bridge_run(int sock, int in_fd, int out_fd, const sk_bridge_opts_t *o, struct sk_err *err);
+ * by peer", "certificate has expired"). */
+int sk_bridge_run(int sock, sk_transport_t *t, int in_fd, int out_fd, const sk_bridge_opts_t *o,
+                  struct sk_err *err);
 
 #endif

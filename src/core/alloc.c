@@ -73,3 +73,11 @@ void *sk_xcalloc(size_t nmemb, size_t size)
         oom(nmemb * size);
     return p;
 }
+
+char *sk_xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    if (p == NULL)
+        oom(strlen(s) + 1);
+    return p;
+}

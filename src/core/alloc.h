@@ -15,10 +15,11 @@ void *sk_calloc(size_t nmemb, size_t size);
 void *sk_realloc(void *p, size_t n);
 void sk_free(void *p);
 
-/* Like malloc/calloc but exit(1) with a message on failure. Only for
+/* Like malloc/calloc/strdup but exit(1) with a message on failure. Only for
  * startup paths where there is nothing sensible to fall back to. */
 void *sk_xmalloc(size_t n);
 void *sk_xcalloc(size_t nmemb, size_t size);
+char *sk_xstrdup(const char *s);
 
 /* Makes the nth allocation from now on fail (1 = the next one); 0 turns
  * fault injection off. For tests. Not thread-safe. */

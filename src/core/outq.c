@@ -241,6 +241,17 @@ ssize_t sk_outq_write(sk_outq_t *q, int sock)
     return n;
 }
 
+bool sk_outq_head_file(const sk_outq_t *q, int *fd, off_t *off, size_t *len)
+{
+    const sk_outseg_t *s = q->head;
+    if (s == NULL || s->fd < 0)
+        return false;
+    *fd = s->fd;
+    *off = (off_t)s->off;
+    *len = s->len > SIZE_MAX ? SIZE_MAX : (size_t)s->len;
+    return true;
+}
+
 ssize_t sk_outq_peek(sk_outq_t *q, char *buf, size_t cap)
 {
     size_t got = 0;

@@ -55,6 +55,11 @@ ssize_t sk_outq_write(sk_outq_t *q, int sock);
  * see the bytes (TLS). Returns the count or a negative errno. */
 ssize_t sk_outq_peek(sk_outq_t *q, char *buf, size_t cap);
 
+/* True when the front of the queue is a file range; then *fd, *off and
+ * *len describe it (for a transport that sends files its own way, such as
+ * SSL_sendfile with kernel TLS). */
+bool sk_outq_head_file(const sk_outq_t *q, int *fd, off_t *off, size_t *len);
+
 /* Moves every segment of src to the end of dst, leaving src empty (a
  * response held back until a request body is read joins the queue). */
 void sk_outq_move(sk_outq_t *dst, sk_outq_t *src);

@@ -6,37 +6,16 @@
 
 #include <stdbool.h>
 #include <string.h>
-#include <strings.h>
+
+#include "proto/token.h"
 
 /* Weights are q * 1000 (RFC 9110 §12.4.2 allows three decimals). -1 means
  * "not mentioned". */
 #define Q_UNSET (-1)
 
-static bool is_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-/* RFC 9110 §5.6.2 tchar. */
-static bool is_tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static const char *skip_ows(const char *p, const char *end)
-{
-    while (p < end && is_ows(*p))
-        p++;
-    return p;
-}
-
 static const char *token(const char *p, const char *end)
 {
-    while (p < end && is_tchar((unsigned char)*p))
-        p++;
-    return p;
+    return sk_tok_skip(p, end, SK_TOK_TCHAR);
 }
 
 /* RFC 9110 §12.4.2: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ).
@@ -59,21 +38,16 @@ static int qvalue(const char *v, size_t n)
     return q > 1000 ? -1 : q;
 }
 
-static bool name_is(const char *p, size_t n, const char *lit)
-{
-    return strlen(lit) == n && strncasecmp(p, lit, n) == 0;
-}
-
 /* Parses the parameters after a coding name; returns the end of the
  * member, or NULL if it is malformed. *q gets the weight (1000 default). */
 static const char *params(const char *p, const char *end, int *q)
 {
     *q = 1000;
     for (;;) {
-        p = skip_ows(p, end);
+        p = sk_tok_skip_ows(p, end);
         if (p == end || *p != ';')
             return p;
-        p = skip_ows(p + 1, end);
+        p = sk_tok_skip_ows(p + 1, end);
         const char *name = p;
         p = token(p, end);
         if (p == name || p == end || *p != '=')
@@ -89,13 +63,13 @@ static const char *params(const char *p, const char *end, int *q)
             if (p == end)
                 return NULL;
             p++;
-            if (name_is(name, nlen, "q"))
+            if (SK_TOK_EQ(name, nlen, "q"))
                 return NULL;
             continue;
         }
         p = token(p, end);
         /* Parameter names are case-insensitive (RFC 9110 §5.6.6). */
-        if (name_is(name, nlen, "q") && (*q = qvalue(val, (size_t)(p - val))) < 0)
+        if (SK_TOK_EQ(name, nlen, "q") && (*q = qvalue(val, (size_t)(p - val))) < 0)
             return NULL;
     }
 }
@@ -109,43 +83,29 @@ unsigned sk_accept_encoding_parse(sk_str_t s)
     if (s.ptr == NULL)
         return SK_CODING_IDENTITY;
     int qbr = Q_UNSET, qgz = Q_UNSET, qid = Q_UNSET, qstar = Q_UNSET;
-    const char *p = s.ptr, *end = s.ptr + s.len;
-    while (p < end) {
-        p = skip_ows(p, end);
-        if (p < end && *p == ',') {
-            p++;
-            continue;
-        }
-        if (p == end)
-            break;
-        const char *name = p;
-        p = token(p, end);
+    sk_tok_list_t it;
+    sk_str_t el;
+    sk_tok_list_init(&it, s.ptr, s.len);
+    while (sk_tok_list_next(&it, &el)) {
+        const char *end = el.ptr + el.len;
+        const char *name = el.ptr;
+        const char *p = token(name, end);
         size_t nlen = (size_t)(p - name);
         int q = 0;
-        const char *after = nlen > 0 ? params(p, end, &q) : NULL;
-        if (after != NULL) {
-            after = skip_ows(after, end);
-            if (after < end && *after != ',')
-                after = NULL;
-        }
-        if (after == NULL) {
-            /* Skip a malformed member, not the whole field: the others
-             * still say what the client can decode. */
-            const char *c = memchr(p, ',', (size_t)(end - p));
-            p = c != NULL ? c : end;
+        /* Skip a malformed member, not the whole field: the others still
+         * say what the client can decode. */
+        if (nlen == 0 || params(p, end, &q) != end)
             continue;
-        }
-        p = after;
         /* Coding names are case-insensitive (§8.4.1); "x-gzip" is gzip
          * (§8.4.1.3). The first mention of a coding wins. */
         int *slot = NULL;
-        if (name_is(name, nlen, "br"))
+        if (SK_TOK_EQ(name, nlen, "br"))
             slot = &qbr;
-        else if (name_is(name, nlen, "gzip") || name_is(name, nlen, "x-gzip"))
+        else if (SK_TOK_EQ(name, nlen, "gzip") || SK_TOK_EQ(name, nlen, "x-gzip"))
             slot = &qgz;
-        else if (name_is(name, nlen, "identity"))
+        else if (SK_TOK_EQ(name, nlen, "identity"))
             slot = &qid;
-        else if (name_is(name, nlen, "*"))
+        else if (SK_TOK_EQ(name, nlen, "*"))
             slot = &qstar;
         if (slot != NULL && *slot == Q_UNSET)
             *slot = q;

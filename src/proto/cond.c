@@ -5,6 +5,7 @@
  * responses with the same tag are byte-identical (RFC 9110 §8.8.3). */
 #include "proto/cond.h"
 #include "proto/date.h"
+#include "proto/token.h"
 
 #include <errno.h>
 #include <string.h>
@@ -46,11 +47,6 @@ int sk_cond_etag_make(char *buf, size_t cap, uint64_t size, uint64_t mtime_ns, u
     return (int)n;
 }
 
-static bool is_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
 /* RFC 9110 §8.8.3: etagc = %x21 / %x23-7E / obs-text. */
 static bool is_etagc(unsigned char c)
 {
@@ -62,10 +58,7 @@ static bool list_matches(sk_str_t list, sk_str_t etag, bool strong)
     if (list.ptr == NULL || etag.len == 0)
         return false;
     const char *p = list.ptr, *end = list.ptr + list.len;
-    while (p < end && is_ows(*p))
-        p++;
-    while (end > p && is_ows(end[-1]))
-        end--;
+    sk_tok_trim(&p, &end);
     /* "*" matches whenever a current representation exists, which is
      * always the case here: the caller only asks for existing files. */
     if (end - p == 1 && *p == '*')
@@ -81,41 +74,27 @@ static bool list_matches(sk_str_t list, sk_str_t etag, bool strong)
     }
     bool matched = false;
     unsigned members = 0;
-    while (p < end) {
-        while (p < end && is_ows(*p))
-            p++;
-        /* RFC 9110 §5.6.1: empty list elements are allowed and ignored. */
-        if (p < end && *p == ',') {
-            p++;
-            continue;
-        }
-        if (p == end)
-            break;
+    sk_tok_list_t it;
+    sk_str_t el;
+    sk_tok_list_init(&it, p, (size_t)(end - p));
+    while (sk_tok_list_next(&it, &el)) {
+        /* entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE */
+        const char *tag = el.ptr, *tend = el.ptr + el.len;
         bool weak = false;
-        if (end - p >= 2 && p[0] == 'W' && p[1] == '/') {
+        if (tend - tag >= 2 && tag[0] == 'W' && tag[1] == '/') {
             weak = true;
-            p += 2;
+            tag += 2;
         }
-        if (p == end || *p != '"')
+        if (tend - tag < 2 || tag[0] != '"' || tend[-1] != '"')
             return false;
-        const char *tag = p++;
-        while (p < end && *p != '"') {
-            if (!is_etagc((unsigned char)*p))
+        for (const char *c = tag + 1; c < tend - 1; c++)
+            if (!is_etagc((unsigned char)*c))
                 return false;
-            p++;
-        }
-        if (p == end)
-            return false; /* unterminated */
-        p++;
-        size_t tlen = (size_t)(p - tag);
+        size_t tlen = (size_t)(tend - tag);
         if (!(strong && (weak || ours_weak)) && tlen == ours.len &&
             memcmp(tag, ours.ptr, tlen) == 0)
             matched = true;
         members++;
-        while (p < end && is_ows(*p))
-            p++;
-        if (p < end && *p++ != ',')
-            return false;
     }
     /* The whole list is checked before answering so that a malformed
      * field is ignored as a whole rather than half-honoured. */

@@ -1,39 +1,16 @@
 /* http_chunked.c -- resumable chunked transfer-coding decoder (RFC 9112 §7.1).
  *
  * A byte-at-a-time state machine for the size lines and trailers, which are
- * short, and an O(1) skip over chunk data, which is the bulk. Everything the
+ * short, and an O(1) skip (or one memmove, when decoding in place for a
+ * client) over chunk data, which is the bulk. Everything the
  * grammar does not allow is rejected, so a body can never be read two ways. */
 #include "proto/http_chunked.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 #include "core/error.h"
-
-/* Byte classes. C_TCHAR: token (RFC 9110 §5.6.2). C_QDTEXT: qdtext of a
- * quoted-string (§5.6.4). C_QPAIR: the byte after a backslash. C_VALUE:
- * field-vchar, SP and HTAB (§5.5). */
-enum { C_TCHAR = 1, C_QDTEXT = 2, C_QPAIR = 4, C_VALUE = 8 };
-
-static const unsigned char cls[256] = {
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  14, 0,  0,  0,  0,  0,  0,  /* 0x00 */
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0x10 */
-    14, 15, 12, 15, 15, 15, 15, 15, 14, 14, 15, 15, 14, 15, 15, 14, /* 0x20 */
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 14, 14, 14, 14, 14, 14, /* 0x30 */
-    14, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, /* 0x40 */
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 14, 12, 14, 15, 15, /* 0x50 */
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, /* 0x60 */
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 14, 15, 14, 15, 0,  /* 0x70 */
-    14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, /* 0x80 */
-    14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, /* 0x90 */
-    14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, /* 0xa0 */
-    14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, /* 0xb0 */
-    14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, /* 0xc0 */
-    14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, /* 0xd0 */
-    14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, /* 0xe0 */
-    14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, /* 0xf0 */
-};
-
-#define IS(c, k) (cls[(unsigned char)(c)] & (k))
+#include "proto/token.h"
 
 /* chunk = chunk-size [chunk-ext] CRLF chunk-data CRLF
  * chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )
@@ -68,16 +45,6 @@ void sk_http_chunked_init(sk_http_chunked_t *st)
     *st = (sk_http_chunked_t){0};
 }
 
-static inline int hexval(unsigned char c)
-{
-    if ((unsigned)(c - '0') <= 9)
-        return c - '0';
-    c |= 0x20;
-    if ((unsigned)(c - 'a') <= 5)
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Returns the state after byte c on the size line, or S_ERROR. Only states
  * before S_DATA reach here. */
 static unsigned char size_line(sk_http_chunked_t *st, unsigned char c)
@@ -85,7 +52,7 @@ static unsigned char size_line(sk_http_chunked_t *st, unsigned char c)
     bool ws = c == ' ' || c == '\t';
     switch (st->state) {
     case S_SIZE: {
-        int h = hexval(c);
+        int h = sk_tok_hexval(c);
         if (h >= 0) {
             /* Refuse sizes of 2^63 and up: nobody sends them, and they
              * overflow signed offsets elsewhere. */
@@ -102,10 +69,10 @@ static unsigned char size_line(sk_http_chunked_t *st, unsigned char c)
     case S_EXT_WS:
         return ws ? S_EXT_WS : c == ';' ? S_EXT_NAME_START : S_ERROR;
     case S_EXT_NAME_START:
-        return ws ? S_EXT_NAME_START : IS(c, C_TCHAR) ? S_EXT_NAME : S_ERROR;
+        return ws ? S_EXT_NAME_START : SK_TOK_IS(c, SK_TOK_TCHAR) ? S_EXT_NAME : S_ERROR;
     case S_EXT_NAME:
         /* A name may end the line; its trailing BWS may not. */
-        if (IS(c, C_TCHAR))
+        if (SK_TOK_IS(c, SK_TOK_TCHAR))
             return S_EXT_NAME;
         if (c == '\r')
             return S_SIZE_LF;
@@ -116,23 +83,23 @@ static unsigned char size_line(sk_http_chunked_t *st, unsigned char c)
                : c == ';' ? S_EXT_NAME_START
                           : S_ERROR;
     case S_EXT_VAL_START:
-        return ws               ? S_EXT_VAL_START
-               : c == '"'       ? S_EXT_QUOTED
-               : IS(c, C_TCHAR) ? S_EXT_VAL_TOKEN
-                                : S_ERROR;
+        return ws                           ? S_EXT_VAL_START
+               : c == '"'                   ? S_EXT_QUOTED
+               : SK_TOK_IS(c, SK_TOK_TCHAR) ? S_EXT_VAL_TOKEN
+                                            : S_ERROR;
     case S_EXT_VAL_TOKEN:
-        if (IS(c, C_TCHAR))
+        if (SK_TOK_IS(c, SK_TOK_TCHAR))
             return S_EXT_VAL_TOKEN;
         /* fall through */
     case S_EXT_AFTER_QUOTE:
         return c == '\r' ? S_SIZE_LF : c == ';' ? S_EXT_NAME_START : ws ? S_EXT_WS : S_ERROR;
     case S_EXT_QUOTED:
-        return c == '"'          ? S_EXT_AFTER_QUOTE
-               : c == '\\'       ? S_EXT_QPAIR
-               : IS(c, C_QDTEXT) ? S_EXT_QUOTED
-                                 : S_ERROR;
+        return c == '"'                      ? S_EXT_AFTER_QUOTE
+               : c == '\\'                   ? S_EXT_QPAIR
+               : SK_TOK_IS(c, SK_TOK_QDTEXT) ? S_EXT_QUOTED
+                                             : S_ERROR;
     case S_EXT_QPAIR:
-        return IS(c, C_QPAIR) ? S_EXT_QUOTED : S_ERROR;
+        return SK_TOK_IS(c, SK_TOK_QPAIR) ? S_EXT_QUOTED : S_ERROR;
     case S_SIZE_LF:
         if (c != '\n')
             return S_ERROR; /* bare CR */
@@ -149,11 +116,13 @@ static unsigned char trailer(unsigned char state, unsigned char c)
     switch (state) {
     case S_TRAILER:
         /* SP/HTAB here would be obs-fold; '\n' a bare LF. */
-        return c == '\r' ? S_FINAL_LF : IS(c, C_TCHAR) ? S_TRAILER_NAME : S_ERROR;
+        return c == '\r' ? S_FINAL_LF : SK_TOK_IS(c, SK_TOK_TCHAR) ? S_TRAILER_NAME : S_ERROR;
     case S_TRAILER_NAME:
-        return IS(c, C_TCHAR) ? S_TRAILER_NAME : c == ':' ? S_TRAILER_VALUE : S_ERROR;
+        return SK_TOK_IS(c, SK_TOK_TCHAR) ? S_TRAILER_NAME : c == ':' ? S_TRAILER_VALUE : S_ERROR;
     case S_TRAILER_VALUE:
-        return IS(c, C_VALUE) ? S_TRAILER_VALUE : c == '\r' ? S_TRAILER_LF : S_ERROR;
+        return SK_TOK_IS(c, SK_TOK_FIELD_VALUE) ? S_TRAILER_VALUE
+               : c == '\r'                      ? S_TRAILER_LF
+                                                : S_ERROR;
     case S_TRAILER_LF:
         return c == '\n' ? S_TRAILER : S_ERROR;
     case S_FINAL_LF:
@@ -162,9 +131,16 @@ static unsigned char trailer(unsigned char state, unsigned char c)
     return S_ERROR;
 }
 
-int sk_http_chunked_decode(sk_http_chunked_t *st, const char *buf, size_t len, size_t *consumed,
-                           uint64_t *body_bytes_out)
+/* The decoder proper. When dst is not NULL, chunk data is copied down to
+ * dst (which is buf itself in place mode: data never moves forward, so the
+ * copy only ever overwrites framing bytes already read) and *dst_len counts
+ * it. */
+static int decode(sk_http_chunked_t *st, const char *buf, size_t len, size_t *consumed,
+                  uint64_t *body_bytes_out, char *dst, size_t *dst_len)
 {
+    size_t out = 0;
+    if (dst_len != NULL)
+        *dst_len = 0;
     if (len == 0) {
         /* Nothing to consume (buf may be NULL): report the state. */
         *consumed = 0;
@@ -180,6 +156,11 @@ int sk_http_chunked_decode(sk_http_chunked_t *st, const char *buf, size_t len, s
         if (s == S_DATA) {
             size_t avail = (size_t)(end - p);
             size_t n = st->remaining < avail ? (size_t)st->remaining : avail;
+            if (dst != NULL) {
+                if (dst + out != p)
+                    memmove(dst + out, p, n);
+                out += n;
+            }
             p += n;
             st->remaining -= n;
             st->body_bytes += n;
@@ -222,5 +203,19 @@ int sk_http_chunked_decode(sk_http_chunked_t *st, const char *buf, size_t len, s
     *consumed = (size_t)(p - buf);
     if (body_bytes_out != NULL)
         *body_bytes_out = st->body_bytes;
+    if (dst_len != NULL)
+        *dst_len = out;
     return rc;
+}
+
+int sk_http_chunked_decode(sk_http_chunked_t *st, const char *buf, size_t len, size_t *consumed,
+                           uint64_t *body_bytes_out)
+{
+    return decode(st, buf, len, consumed, body_bytes_out, NULL, NULL);
+}
+
+int sk_http_chunked_decode_inplace(sk_http_chunked_t *st, char *buf, size_t len, size_t *consumed,
+                                   size_t *data_len)
+{
+    return decode(st, buf, len, consumed, NULL, buf, data_len);
 }

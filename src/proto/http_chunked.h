@@ -1,5 +1,6 @@
 /* http_chunked.h -- sans-I/O decoder for the chunked transfer coding
- * (RFC 9112 §7.1), used to skip request bodies up to a limit.
+ * (RFC 9112 §7.1): the server skips request bodies with it, the client
+ * decodes response bodies in place.
  *
  * The decoder is a resumable state machine: feed it whatever bytes arrived,
  * it consumes them and keeps its place in a small caller-owned struct. It
@@ -37,5 +38,12 @@ void sk_http_chunked_init(sk_http_chunked_t *st);
  * (sticky) for a bad size, extension, trailer, missing CRLF, bare CR or LF. */
 int sk_http_chunked_decode(sk_http_chunked_t *st, const char *buf, size_t len, size_t *consumed,
                            uint64_t *body_bytes_out);
+
+/* Same grammar and limits, but returns the chunk data: the data bytes of
+ * buf[0, *consumed) are moved to buf[0, *data_len), in order, overwriting
+ * the size lines, extensions and CRLFs around them. Bytes after *consumed
+ * are untouched. Returns as sk_http_chunked_decode. */
+int sk_http_chunked_decode_inplace(sk_http_chunked_t *st, char *buf, size_t len, size_t *consumed,
+                                   size_t *data_len);
 
 #endif

@@ -13,33 +13,19 @@
 #endif
 
 #include "core/error.h"
+#include "proto/token.h"
 
-/* Byte classes. C_TCHAR: token (RFC 9110 §5.6.2). C_TARGET: VCHAR except '#'
- * (a fragment never travels in a request-target, RFC 9112 §3.2). C_VALUE:
- * field-vchar, SP and HTAB, including obs-text (RFC 9110 §5.5). C_HOST: the
- * bytes of RFC 3986 host [":" port], reg-name and IP-literal. */
-enum { C_TCHAR = 1, C_TARGET = 2, C_VALUE = 4, C_HOST = 8 };
-
-static const unsigned char cls[256] = {
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  4,  0,  0,  0,  0,  0,  0,  /* 0x00 */
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0x10 */
-    4,  15, 6,  5,  15, 15, 15, 15, 14, 14, 15, 15, 14, 15, 15, 6,  /* 0x20 */
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 14, 14, 6,  14, 6,  6,  /* 0x30 */
-    6,  15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, /* 0x40 */
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 14, 6,  14, 7,  15, /* 0x50 */
-    7,  15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, /* 0x60 */
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 6,  7,  6,  15, 0,  /* 0x70 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0x80 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0x90 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xa0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xb0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xc0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xd0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xe0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xf0 */
+/* Byte classes, from the shared table (proto/token.h). C_TARGET: VCHAR
+ * except '#' (a fragment never travels in a request-target, RFC 9112 §3.2).
+ * C_HOST: the bytes of RFC 3986 host [":" port]. */
+enum {
+    C_TCHAR = SK_TOK_TCHAR,
+    C_TARGET = SK_TOK_TARGET,
+    C_VALUE = SK_TOK_FIELD_VALUE,
+    C_HOST = SK_TOK_AUTHORITY,
 };
 
-#define IS(c, k) (cls[(unsigned char)(c)] & (k))
+#define IS(c, k) SK_TOK_IS(c, k)
 
 /* Advances over bytes of class k, eight per step while eight remain, so the
  * loop condition is tested once per eight bytes. */
@@ -110,43 +96,6 @@ static inline const char *skip_target(const char *p, const char *end)
 #endif
     return skip_class(p, end, C_TARGET);
 }
-
-static inline const char *skip_ows(const char *p, const char *end)
-{
-    while (p < end && (*p == ' ' || *p == '\t'))
-        p++;
-    return p;
-}
-
-/* Compares a token (already known to be tchars) with a lowercase literal of
- * the same length. For tchars, c | 0x20 equals a lowercase letter or '-' only
- * when c is that letter in either case or that '-', so eight bytes can be
- * folded and compared at once (the last block overlaps the previous one). */
-static inline bool lower_eq(const char *s, const char *lit, size_t n)
-{
-    if (n >= 8) {
-        const uint64_t fold = UINT64_C(0x2020202020202020);
-        uint64_t a, b;
-        for (size_t i = 0; i + 8 < n; i += 8) {
-            memcpy(&a, s + i, 8);
-            memcpy(&b, lit + i, 8);
-            if ((a | fold) != b)
-                return false;
-        }
-        memcpy(&a, s + n - 8, 8);
-        /* n is lit's length, so lit + n - 8 is inside it (cppcheck cannot
-         * tie the two together). */
-        /* cppcheck-suppress pointerOutOfBoundsCond */
-        memcpy(&b, lit + n - 8, 8);
-        return (a | fold) == b;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (((unsigned char)s[i] | 0x20) != (unsigned char)lit[i])
-            return false;
-    return true;
-}
-
-#define TOKEN_IS(s, n, lit) ((n) == sizeof(lit) - 1 && lower_eq((s), (lit), sizeof(lit) - 1))
 
 static bool all_class(const char *s, size_t n, unsigned k)
 {
@@ -229,9 +178,9 @@ static enum sk_http_error parse_target(sk_http_request_t *req)
     /* §3.2.2: absolute-form must be accepted; only http and https name
      * resources this server can have. The scheme is case-insensitive. */
     size_t skip;
-    if (n >= 7 && lower_eq(t, "http://", 7))
+    if (n >= 7 && sk_tok_lower_eq(t, "http://", 7))
         skip = 7;
-    else if (n >= 8 && lower_eq(t, "https://", 8))
+    else if (n >= 8 && sk_tok_lower_eq(t, "https://", 8))
         skip = 8;
     else
         return SK_HTTP_E_TARGET;
@@ -257,33 +206,16 @@ static enum sk_http_error parse_target(sk_http_request_t *req)
     return SK_HTTP_E_NONE;
 }
 
-/* Content-Length = 1*DIGIT, but RFC 9110 §8.6 lets a recipient accept a list
- * of identical values ("5, 5") as one; differing values are an attack or a
- * bug. Values above INT64_MAX are refused as an overflow. */
+/* Content-Length: a list of identical values counts as one (token.h). */
 static enum sk_http_error parse_content_length(sk_http_request_t *req, const char *s, size_t n)
 {
-    const char *p = s, *end = s + n;
-    for (;;) {
-        if (p == end || (unsigned)(*p - '0') > 9)
-            return SK_HTTP_E_CONTENT_LENGTH;
-        uint64_t v = 0;
-        do {
-            unsigned d = (unsigned)(*p - '0');
-            if (v > (UINT64_C(0x7fffffffffffffff) - d) / 10)
-                return SK_HTTP_E_CONTENT_LENGTH;
-            v = v * 10 + d;
-            p++;
-        } while (p < end && (unsigned)(*p - '0') <= 9);
-        if (req->has_content_length && req->content_length != v)
-            return SK_HTTP_E_CL_CONFLICT;
-        req->has_content_length = true;
-        req->content_length = v;
-        p = skip_ows(p, end);
-        if (p == end)
-            return SK_HTTP_E_NONE;
-        if (*p != ',')
-            return SK_HTTP_E_CONTENT_LENGTH;
-        p = skip_ows(p + 1, end);
+    switch (sk_tok_content_length(s, n, &req->has_content_length, &req->content_length)) {
+    case SK_TOK_CL_OK:
+        return SK_HTTP_E_NONE;
+    case SK_TOK_CL_CONFLICT:
+        return SK_HTTP_E_CL_CONFLICT;
+    default:
+        return SK_HTTP_E_CONTENT_LENGTH;
     }
 }
 
@@ -294,23 +226,15 @@ static enum sk_http_error parse_content_length(sk_http_request_t *req, const cha
  * across repeated Transfer-Encoding lines, which form one list. */
 static enum sk_http_error parse_transfer_encoding(const char *s, size_t n, bool *te_chunked)
 {
-    const char *p = s, *end = s + n;
-    while (p < end) {
-        if (*p == ',') {
-            p = skip_ows(p + 1, end);
-            continue;
-        }
-        const char *tok = p;
-        p = skip_class(p, end, C_TCHAR);
-        size_t tlen = (size_t)(p - tok);
-        if (tlen == 0)
-            return SK_HTTP_E_TE_INVALID;
-        p = skip_ows(p, end);
-        if (p < end && *p != ',')
+    sk_tok_list_t it;
+    sk_str_t el;
+    sk_tok_list_init(&it, s, n);
+    while (sk_tok_list_next(&it, &el)) {
+        if (skip_class(el.ptr, el.ptr + el.len, C_TCHAR) != el.ptr + el.len)
             return SK_HTTP_E_TE_INVALID;
         if (*te_chunked)
             return SK_HTTP_E_TE_NOT_CHUNKED; /* a coding after chunked */
-        if (TOKEN_IS(tok, tlen, "chunked"))
+        if (SK_TOK_EQ(el.ptr, el.len, "chunked"))
             *te_chunked = true;
         else
             /* Content codings (gzip, deflate, compress) are registered,
@@ -323,23 +247,22 @@ static enum sk_http_error parse_transfer_encoding(const char *s, size_t n, bool 
 }
 
 /* Connection is a token list (RFC 9112 §9.3); only close and keep-alive
- * matter here. Bytes that are not tokens are skipped, not rejected: the
- * field has no framing role. */
+ * matter here. Bytes after an element's token are ignored, not rejected:
+ * the field has no framing role. */
 static void parse_connection(const char *s, size_t n, bool *close, bool *keep_alive)
 {
-    const char *p = s, *end = s + n;
-    while (p < end) {
-        const char *tok = p;
-        p = skip_class(p, end, C_TCHAR);
-        size_t tlen = (size_t)(p - tok);
-        if (TOKEN_IS(tok, tlen, "close"))
+    sk_tok_list_t it;
+    sk_str_t el;
+    sk_tok_list_init(&it, s, n);
+    while (sk_tok_list_next(&it, &el)) {
+        /* Usually the element is the bare token, which saves a scan. */
+        size_t tlen = el.len;
+        if (!SK_TOK_EQ(el.ptr, tlen, "keep-alive") && !SK_TOK_EQ(el.ptr, tlen, "close"))
+            tlen = (size_t)(skip_class(el.ptr, el.ptr + el.len, C_TCHAR) - el.ptr);
+        if (SK_TOK_EQ(el.ptr, tlen, "close"))
             *close = true;
-        else if (TOKEN_IS(tok, tlen, "keep-alive"))
+        else if (SK_TOK_EQ(el.ptr, tlen, "keep-alive"))
             *keep_alive = true;
-        while (p < end && *p != ',')
-            p++;
-        if (p < end)
-            p = skip_ows(p + 1, end);
     }
 }
 
@@ -363,7 +286,7 @@ static enum sk_http_error on_field(sk_http_request_t *req, struct fields *f, con
 {
     switch (nlen) {
     case 4:
-        if (!lower_eq(name, "host", 4))
+        if (!sk_tok_lower_eq(name, "host", 4))
             break;
         /* RFC 9112 §3.2: more than one Host, or an invalid one, is 400. */
         if (req->has_host)
@@ -378,37 +301,37 @@ static enum sk_http_error on_field(sk_http_request_t *req, struct fields *f, con
         }
         break;
     case 5:
-        if (lower_eq(name, "range", 5))
+        if (sk_tok_lower_eq(name, "range", 5))
             set_first(&req->range, v, vlen);
         break;
     case 8:
-        if (lower_eq(name, "if-range", 8))
+        if (sk_tok_lower_eq(name, "if-range", 8))
             set_first(&req->if_range, v, vlen);
         break;
     case 10:
-        if (lower_eq(name, "connection", 10)) {
+        if (sk_tok_lower_eq(name, "connection", 10)) {
             set_first(&req->connection, v, vlen);
             parse_connection(v, vlen, &f->conn_close, &f->conn_keep_alive);
         }
         break;
     case 13:
-        if (lower_eq(name, "if-none-match", 13))
+        if (sk_tok_lower_eq(name, "if-none-match", 13))
             set_first(&req->if_none_match, v, vlen);
         break;
     case 14:
-        if (lower_eq(name, "content-length", 14))
+        if (sk_tok_lower_eq(name, "content-length", 14))
             return parse_content_length(req, v, vlen);
         break;
     case 15:
-        if (lower_eq(name, "accept-encoding", 15))
+        if (sk_tok_lower_eq(name, "accept-encoding", 15))
             set_first(&req->accept_encoding, v, vlen);
         break;
     case 17:
-        if (lower_eq(name, "transfer-encoding", 17)) {
+        if (sk_tok_lower_eq(name, "transfer-encoding", 17)) {
             f->has_te = true;
             return parse_transfer_encoding(v, vlen, &f->te_chunked);
         }
-        if (lower_eq(name, "if-modified-since", 17))
+        if (sk_tok_lower_eq(name, "if-modified-since", 17))
             set_first(&req->if_modified_since, v, vlen);
         break;
     }
@@ -572,7 +495,7 @@ int sk_http_parse_request(const char *buf, size_t len, const sk_http_limits_t *l
             goto fail;
         }
         size_t nlen = (size_t)(p - name);
-        p = skip_ows(p + 1, end);
+        p = sk_tok_skip_ows(p + 1, end);
         const char *val = p;
         p = skip_value(p, end);
         if (p == end)

@@ -6,9 +6,9 @@
  * what makes built-in entries win. */
 #include "proto/mime.h"
 #include "core/alloc.h"
+#include "proto/token.h"
 
 #include <assert.h>
-#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,6 +23,14 @@ struct entry {
     const char *ext;
     const char *type;
 };
+
+/* ASCII lowercase, independent of the locale. */
+static void ascii_lower(char *s)
+{
+    for (; *s != '\0'; s++)
+        if (SK_TOK_IS(*s, SK_TOK_ALPHA))
+            *s |= 0x20;
+}
 
 /* Sorted by ext (strcmp order); sk_mime_new asserts it. Text-like types
  * carry the charset here already, so a lookup is only a search. .js and
@@ -171,9 +179,8 @@ const char *sk_mime_lookup(const sk_mime_t *m, const char *path)
     if (n == 0 || n > EXT_MAX)
         return SK_MIME_DEFAULT;
     char key[EXT_MAX + 1];
-    for (size_t i = 0; i < n; i++)
-        key[i] = (char)tolower((unsigned char)ext[i]);
-    key[n] = '\0';
+    memcpy(key, ext, n + 1);
+    ascii_lower(key);
     const char *t = find_builtin(key);
     if (t != NULL)
         return t;
@@ -189,7 +196,7 @@ const char *sk_mime_lookup(const sk_mime_t *m, const char *path)
  * keeps CR/LF and quotes out of the Content-Type header we emit. */
 static bool is_tchar(unsigned char c)
 {
-    return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+    return SK_TOK_IS(c, SK_TOK_TCHAR);
 }
 
 static bool valid_type(const char *t)
@@ -209,7 +216,7 @@ static bool valid_ext(const char *e)
     if (n == 0 || n > EXT_MAX)
         return false;
     for (; *e != '\0'; e++)
-        if (!isalnum((unsigned char)*e) && *e != '-' && *e != '_' && *e != '+')
+        if (!SK_TOK_IS(*e, SK_TOK_ALPHA | SK_TOK_DIGIT) && *e != '-' && *e != '_' && *e != '+')
             return false;
     return true;
 }
@@ -271,13 +278,11 @@ static int parse_line(sk_mime_t *m, struct pending *p, char *line)
         return 0;
     /* Media types are case-insensitive (RFC 9110 §8.3.1); store them in
      * the conventional lowercase. */
-    for (char *c = type; *c != '\0'; c++)
-        *c = (char)tolower((unsigned char)*c);
+    ascii_lower(type);
     if (!valid_type(type))
         return 0;
     for (char *ext; (ext = strtok_r(NULL, ws, &save)) != NULL;) {
-        for (char *c = ext; *c != '\0'; c++)
-            *c = (char)tolower((unsigned char)*c);
+        ascii_lower(ext);
         if (!valid_ext(ext) || find_builtin(ext) != NULL)
             continue;
         int rc = pending_add(p, ext, type, m->seq++);

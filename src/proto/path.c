@@ -4,20 +4,10 @@
  * used to pop the previous segment (".."). No allocation. */
 #include "proto/path.h"
 #include "core/error.h"
+#include "proto/token.h"
 
 #include <errno.h>
 #include <string.h>
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 static int fail(enum sk_path_reason *reason, enum sk_path_reason r)
 {
@@ -62,8 +52,8 @@ int sk_path_normalize(const char *target, size_t len, char *out, size_t outcap, 
                 /* Decode exactly once: "%252e" becomes the literal name
                  * "%2e", never ".". A second decoding pass is the classic
                  * double-encoding traversal. */
-                int hi = i + 2 < len ? hexval((unsigned char)target[i + 1]) : -1;
-                int lo = hi >= 0 ? hexval((unsigned char)target[i + 2]) : -1;
+                int hi = i + 2 < len ? sk_tok_hexval((unsigned char)target[i + 1]) : -1;
+                int lo = hi >= 0 ? sk_tok_hexval((unsigned char)target[i + 2]) : -1;
                 if (lo < 0)
                     return fail(reason, SK_PATH_BAD_ESCAPE);
                 c = (unsigned char)(hi << 4 | lo);

@@ -5,27 +5,14 @@
  * allocation, and the answer never depends on the order the client chose. */
 #include "proto/range.h"
 #include "proto/date.h"
+#include "proto/token.h"
 
 #include <string.h>
-#include <strings.h>
 
 /* Working-set size while parsing. Merging happens on every insert, so this
  * only overflows if the client keeps more than WORK_MAX disjoint ranges
  * alive at once; the final limit is SK_RANGE_MAX. */
 #define WORK_MAX 64
-
-static bool is_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-static void trim(const char **p, const char **end)
-{
-    while (*p < *end && is_ows(**p))
-        (*p)++;
-    while (*end > *p && is_ows((*end)[-1]))
-        (*end)--;
-}
 
 /* 1*DIGIT, saturating at UINT64_MAX: an absurdly large position is still
  * syntactically valid (RFC 9110 §14.1.1) and simply lies past the end. */
@@ -88,30 +75,31 @@ enum sk_range_kind sk_range_parse(sk_str_t str, uint64_t size, sk_range_set_t *o
     if (str.ptr == NULL)
         return done(out, SK_RANGE_NONE);
     const char *p = str.ptr, *end = str.ptr + str.len;
-    trim(&p, &end);
-    /* RFC 9110 §14.1: range units are case-insensitive. Other units are
-     * ignored (§14.2), as is everything below that fails to parse. */
-    if (end - p < 6 || strncasecmp(p, "bytes=", 6) != 0)
+    sk_tok_trim(&p, &end);
+    /* RFC 9110 §14.1: ranges-specifier = range-unit "=" range-set; range
+     * units are case-insensitive. Other units are ignored (§14.2), as is
+     * everything below that fails to parse. */
+    const char *unit = p;
+    p = sk_tok_skip(p, end, SK_TOK_TCHAR);
+    if (!SK_TOK_EQ(unit, (size_t)(p - unit), "bytes") || p == end || *p != '=')
         return done(out, SK_RANGE_NONE);
-    p += 6;
+    p++;
 
     sk_range_t w[WORK_MAX];
     unsigned n = 0, specs = 0;
-    while (p < end) {
-        /* RFC 9110 §5.6.1: a list may contain empty elements, which a
-         * recipient must accept and ignore ("bytes=0-1, ,5-6"). */
-        while (p < end && is_ows(*p))
-            p++;
-        if (p < end && *p == ',') {
-            p++;
-            continue;
-        }
+    /* RFC 9110 §5.6.1: a list may contain empty elements, which a
+     * recipient must accept and ignore ("bytes=0-1, ,5-6"). */
+    sk_tok_list_t it;
+    sk_str_t el;
+    sk_tok_list_init(&it, p, (size_t)(end - p));
+    while (sk_tok_list_next(&it, &el)) {
+        const char *q = el.ptr, *e = el.ptr + el.len;
         uint64_t first = 0, last = 0;
         bool have = false; /* the spec is satisfiable: [first, last] */
-        if (p < end && *p == '-') {
+        if (*q == '-') {
             /* suffix-range: the final N bytes; N == 0 is unsatisfiable. */
-            p++;
-            if (!number(&p, end, &last))
+            q++;
+            if (!number(&q, e, &last))
                 return done(out, SK_RANGE_NONE);
             if (last > 0 && size > 0) {
                 first = last >= size ? 0 : size - last;
@@ -121,12 +109,11 @@ enum sk_range_kind sk_range_parse(sk_str_t str, uint64_t size, sk_range_set_t *o
         } else {
             /* int-range: first-pos "-" [ last-pos ], last-pos < first-pos
              * makes the whole field invalid (§14.1.1). */
-            if (!number(&p, end, &first) || p == end || *p++ != '-')
+            if (!number(&q, e, &first) || q == e || *q++ != '-')
                 return done(out, SK_RANGE_NONE);
             bool open = true;
-            if (p < end && *p >= '0' && *p <= '9') {
-                number(&p, end, &last);
-                if (last < first)
+            if (q < e) {
+                if (!number(&q, e, &last) || last < first)
                     return done(out, SK_RANGE_NONE);
                 open = false;
             }
@@ -136,11 +123,9 @@ enum sk_range_kind sk_range_parse(sk_str_t str, uint64_t size, sk_range_set_t *o
                 have = true;
             }
         }
-        specs++;
-        while (p < end && is_ows(*p))
-            p++;
-        if (p < end && *p++ != ',')
+        if (q != e)
             return done(out, SK_RANGE_NONE);
+        specs++;
         /* Too many disjoint ranges: a client probing for an amplification
          * (CVE-2011-3192 style) gets the plain file, which costs us no
          * more than a normal request. */
@@ -166,7 +151,7 @@ bool sk_range_if_range_matches(sk_str_t s, sk_str_t etag, time_t last_modified)
     if (s.ptr == NULL)
         return true;
     const char *p = s.ptr, *end = s.ptr + s.len;
-    trim(&p, &end);
+    sk_tok_trim(&p, &end);
     size_t n = (size_t)(end - p);
     if (n == 0)
         return false;

@@ -92,7 +92,12 @@ bool sk_tls_is_tls(const sk_transport_t *t);
  * returns buf. */
 const char *sk_tls_describe(const sk_transport_t *t, char *buf, size_t cap);
 
-/* The ALPN protocol agreed on, or NULL. */
+/* The ALPN protocol agreed on, or NULL. Valid until the next call in the
+ * same thread. */
 const char *sk_tls_alpn(const sk_transport_t *t);
+
+/* The plain-words reason the last operation on t failed ("certificate has
+ * expired ...", "connection reset by peer"), or NULL. Owned by t. */
+const char *sk_tls_error(const sk_transport_t *t);
 
 #endif

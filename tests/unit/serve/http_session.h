@@ -20,6 +20,9 @@
 #include "core/outq.h"
 #include "core/proto.h"
 #include "core/server.h"
+#include "proto/http_response.h"
+#include "proto/http_write.h"
+#include "proto/token.h"
 
 typedef struct hs {
     const sk_service_t *svc;
@@ -143,39 +146,23 @@ typedef struct hs_resp {
     size_t head_off, head_len, body_off;
 } hs_resp_t;
 
-static inline bool hs_tchar(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-static inline bool hs_name_is(const char *p, size_t n, const char *name)
-{
-    size_t k = strlen(name);
-    if (n != k)
-        return false;
-    for (size_t i = 0; i < k; i++) {
-        char a = p[i], b = name[i];
-        if (a >= 'A' && a <= 'Z')
-            a = (char)(a - 'A' + 'a');
-        if (a != b)
-            return false;
-    }
-    return true;
-}
-
 /* Checks that w[0, n) is a sequence of complete, well-formed HTTP/1.1
- * responses: a status line, field lines with token names and no CTLs, the
- * blank line within 4096 bytes, exactly one Content-Length (except 204 and
- * 304) followed by exactly that many body bytes, and nothing after a
- * `Connection: close` response. head_only_possible relaxes one thing: a
- * response to HEAD carries Content-Length with no body, so when the input
- * may have held HEAD requests a response is also accepted bodiless if
- * what follows is the next response or the end. Fills up to max
- * responses. Returns the count, or -1 with *why set. */
+ * responses, as the shared client parser (proto/http_response.h) reads
+ * them, plus what this server promises beyond what a client must accept:
+ * every line ends in CRLF (no bare LF, no obs-fold), the head fits
+ * SK_HTTP_HEAD_MAX, no 1xx, no Transfer-Encoding, exactly one
+ * Content-Length (except 204 and 304) followed by exactly that many body
+ * bytes, and nothing after a `Connection: close` response.
+ * head_only_possible relaxes one thing: a response to HEAD carries
+ * Content-Length with no body, so when the input may have held HEAD
+ * requests a response is also accepted bodiless if what follows is the
+ * next response or the end. Fills up to max responses. Returns the count,
+ * or -1 with *why set. */
 static inline int hs_check_framing(const char *w, size_t n, bool head_only_possible, hs_resp_t *out,
                                    size_t max, const char **why)
 {
+    static const sk_http_resp_limits_t lim = {.max_header_bytes = SK_HTTP_HEAD_MAX};
+    sk_http_header_t hdrs[64];
     size_t off = 0;
     int count = 0;
     bool closed = false;
@@ -184,89 +171,50 @@ static inline int hs_check_framing(const char *w, size_t n, bool head_only_possi
             *why = "bytes after a Connection: close response";
             return -1;
         }
-        const char *p = w + off;
-        size_t left = n - off;
-        const char *end = NULL;
-        for (size_t i = 0; i + 3 < left && i < 4096; i++)
-            if (memcmp(p + i, "\r\n\r\n", 4) == 0) {
-                end = p + i + 2; /* the CRLF that ends the last field line */
-                break;
+        sk_http_response_t resp;
+        enum sk_http_resp_error e = SK_HTTP_RE_NONE;
+        int used = sk_http_response_parse(w + off, n - off, &lim, &resp, hdrs, 64, &e);
+        if (used == SK_AGAIN) {
+            *why = "response head not terminated by a blank line";
+            return -1;
+        }
+        if (used < 0) {
+            *why = sk_http_resp_error_reason(e);
+            return -1;
+        }
+        if (resp.version_minor != 1 || resp.interim != 0) {
+            *why = "not an HTTP/1.1 final response";
+            return -1;
+        }
+        for (int i = 0; i < used; i++) {
+            if (w[off + (size_t)i] == '\n' && (i == 0 || w[off + (size_t)i - 1] != '\r')) {
+                *why = "line not ended by CRLF";
+                return -1;
             }
-        if (end == NULL) {
-            *why = "response head not terminated by a blank line within 4096 bytes";
+            if (i > 0 && w[off + (size_t)i - 1] == '\n' &&
+                (w[off + (size_t)i] == ' ' || w[off + (size_t)i] == '\t')) {
+                *why = "obs-fold in a response head";
+                return -1;
+            }
+        }
+        if (resp.te_present) {
+            *why = "Transfer-Encoding in a response (the server never chunks)";
             return -1;
         }
-        if (left < 13 || memcmp(p, "HTTP/1.1 ", 9) != 0 || p[9] < '1' || p[9] > '5' ||
-            p[10] < '0' || p[10] > '9' || p[11] < '0' || p[11] > '9' || p[12] != ' ') {
-            *why = "malformed status line";
-            return -1;
-        }
-        hs_resp_t r = {.status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0')};
-        const char *line = memchr(p, '\n', (size_t)(end - p));
-        if (line == NULL || line[-1] != '\r') {
-            *why = "status line not ended by CRLF";
-            return -1;
-        }
-        line++;
         int cls = 0;
-        uint64_t cl = 0;
-        while (line < end) {
-            const char *eol = memchr(line, '\n', (size_t)(end - line));
-            if (eol == NULL || eol == line || eol[-1] != '\r') {
-                *why = "field line not ended by CRLF";
-                return -1;
-            }
-            const char *colon = memchr(line, ':', (size_t)(eol - line));
-            if (colon == NULL || colon == line) {
-                *why = "field line without a name";
-                return -1;
-            }
-            for (const char *c = line; c < colon; c++)
-                if (!hs_tchar((unsigned char)*c)) {
-                    *why = "non-token byte in a field name";
-                    return -1;
-                }
-            for (const char *c = colon + 1; c < eol - 1; c++)
-                if ((unsigned char)*c < 0x20 && *c != '\t') {
-                    *why = "control byte in a field value";
-                    return -1;
-                }
-            const char *v = colon + 1;
-            while (v < eol - 1 && (*v == ' ' || *v == '\t'))
-                v++;
-            size_t vlen = (size_t)(eol - 1 - v);
-            if (hs_name_is(line, (size_t)(colon - line), "content-length")) {
-                cls++;
-                cl = 0;
-                if (vlen == 0 || vlen > 19) {
-                    *why = "bad Content-Length";
-                    return -1;
-                }
-                for (size_t i = 0; i < vlen; i++) {
-                    if (v[i] < '0' || v[i] > '9') {
-                        *why = "bad Content-Length";
-                        return -1;
-                    }
-                    cl = cl * 10 + (uint64_t)(v[i] - '0');
-                }
-            } else if (hs_name_is(line, (size_t)(colon - line), "connection") && vlen == 5 &&
-                       hs_name_is(v, 5, "close")) {
-                r.close = true;
-            } else if (hs_name_is(line, (size_t)(colon - line), "transfer-encoding")) {
-                *why = "Transfer-Encoding in a response (the server never chunks)";
-                return -1;
-            }
-            line = eol + 1;
-        }
+        for (size_t i = 0; i < resp.num_headers; i++)
+            cls +=
+                hdrs[i].name.len == 14 && sk_tok_lower_eq(hdrs[i].name.ptr, "content-length", 14);
+        hs_resp_t r = {.status = resp.status, .close = !resp.keep_alive};
         bool bodyless = r.status == 204 || r.status == 304;
         if (bodyless ? cls > 1 : cls != 1) {
             *why = "Content-Length missing or repeated";
             return -1;
         }
         r.head_off = off;
-        r.head_len = (size_t)(end + 2 - p);
+        r.head_len = (size_t)used;
         r.body_off = off + r.head_len;
-        uint64_t body = bodyless ? 0 : cl;
+        uint64_t body = bodyless ? 0 : resp.content_length;
         if (head_only_possible && body > 0) {
             /* A HEAD response: nothing, or the next response, follows;
              * preferred only when the full body would not fit that way. */
