@@ -1,6 +1,7 @@
 /* alloc.c -- allocation wrappers with a fault-injection hook (see alloc.h). */
 #include "core/alloc.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,17 +9,27 @@
 /* Countdown to the injected failure; 0 means off. Tests are single-threaded
  * when they use it, so a plain variable is enough. */
 static long fail_countdown;
+static bool fail_fired;
 
 static int should_fail(void)
 {
     if (fail_countdown == 0)
         return 0;
-    return --fail_countdown == 0;
+    if (--fail_countdown != 0)
+        return 0;
+    fail_fired = true;
+    return 1;
 }
 
 void sk_alloc_fail_after(long n)
 {
     fail_countdown = n;
+    fail_fired = false;
+}
+
+bool sk_alloc_fail_fired(void)
+{
+    return fail_fired;
 }
 
 void *sk_malloc(size_t n)
@@ -41,7 +52,7 @@ void sk_free(void *p)
     free(p);
 }
 
-static void *oom(size_t n)
+static _Noreturn void oom(size_t n)
 {
     fprintf(stderr, "sockkit: out of memory allocating %zu bytes\n", n);
     exit(1);
@@ -50,17 +61,23 @@ static void *oom(size_t n)
 void *sk_xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
-    return p ? p : oom(n);
+    if (p == NULL)
+        oom(n);
+    return p;
 }
 
 void *sk_xcalloc(size_t nmemb, size_t size)
 {
     void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
-    return p ? p : oom(nmemb * size);
+    if (p == NULL)
+        oom(nmemb * size);
+    return p;
 }
 
 char *sk_xstrdup(const char *s)
 {
     char *p = strdup(s);
-    return p ? p : oom(strlen(s) + 1);
+    if (p == NULL)
+        oom(strlen(s) + 1);
+    return p;
 }
