@@ -1107,7 +1107,7 @@ again:
     /* -i/-I: the head goes where the body goes (stdout, or the -o file
      * below), as curl does. */
     bool show_head = (o->include || o->head) && !o->json;
-    bool head_to_file = show_head && !following && !o->head && out_name != NULL;
+    bool head_to_file = show_head && !following && out_name != NULL;
     if (show_head && !head_to_file)
         fwrite(c->buf + resp.interim_bytes, 1, (size_t)head - resp.interim_bytes, stdout);
     if (resp.status == 101) {
@@ -1134,7 +1134,7 @@ again:
         return failf(x, SK_GET_HTTP_ERROR, "the server answered %d %s (--fail)", resp.status,
                      r->reason);
     }
-    if (!following && !o->json && !o->head) {
+    if (!following && !o->json && (!o->head || out_name != NULL)) {
         if (out_name != NULL) {
             rc = sink_open_file(x, &s, out_name);
             if (rc == 0 && head_to_file)
@@ -1375,7 +1375,7 @@ static int get_one(struct ctx *x, const char *url, const char *out)
         /* -O names the file after the URL given, never after a redirect
          * target: a server must not choose names such as .bashrc in the
          * current directory (curl and wget behave the same). */
-        if (dest == NULL && o->remote_name && !o->json && !o->head) {
+        if (dest == NULL && o->remote_name && !o->json) {
             int fr = redirects == 0 ? sk_url_filename(&u, name, sizeof(name)) : 0;
             if (fr < 0) {
                 if (fr == -ENAMETOOLONG)

@@ -368,3 +368,17 @@ def test_output_to_a_device_fifo_or_symlink(raw, tmp_path):
     assert os.path.islink(tmp_path / "link")
     assert (tmp_path / "real").read_bytes() == b"ok\n"
     assert sorted(os.listdir(tmp_path)) == ["fifo", "link", "real"]
+
+
+def test_head_request_into_an_output_file(raw, tmp_path):
+    """-I -o FILE / -I -O put the response head in the file (as curl)
+    instead of ignoring the file."""
+    out = tmp_path / "head.txt"
+    r = get("-I", "-o", out, raw.base + "/ok")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b""
+    assert out.read_bytes() == b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n"
+    r = subprocess.run([SOCKKIT, "get", "-I", "-O", raw.base + "/ok"], cwd=tmp_path,
+                       capture_output=True, timeout=TIMEOUT)
+    assert r.returncode == 0 and r.stdout == b"", r.stderr
+    assert (tmp_path / "ok").read_bytes().startswith(b"HTTP/1.1 200 OK\r\n")
