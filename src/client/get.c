@@ -985,6 +985,81 @@ static void print_tcp_info(struct conn *c)
             ti.tcpi_snd_cwnd, ti.tcpi_total_retrans);
 }
 
+/* A field value as a JSON string. Values may hold obs-text (bytes 0x80 to
+ * 0xFF, RFC 9110 §5.5), which jansson refuses unless it is UTF-8: those
+ * are read as ISO-8859-1, the historical charset of HTTP fields, rather
+ * than dropping the field from --json. */
+static json_t *value_json(const char *p, size_t n)
+{
+    json_t *v = json_stringn(p, n);
+    if (v != NULL)
+        return v;
+    char *u = sk_malloc(2 * n + 1);
+    if (u == NULL)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x80) {
+            u[o++] = (char)c;
+        } else {
+            u[o++] = (char)(0xc0 | (c >> 6));
+            u[o++] = (char)(0x80 | (c & 0x3f));
+        }
+    }
+    v = json_stringn(u, o);
+    sk_free(u);
+    return v;
+}
+
+/* The response fields for --json: one member per field name (as the
+ * server spelt it first), repeated fields joined with ", " as RFC 9110
+ * §5.3 allows, except Set-Cookie, which cannot be joined (its Expires
+ * dates hold commas; §5.3) and becomes a list of its values. */
+static json_t *headers_json(const sk_http_response_t *resp)
+{
+    json_t *h = json_object();
+    for (size_t i = 0; h != NULL && i < resp->num_headers; i++) {
+        const sk_str_t *nm = &resp->headers[i].name;
+        json_t *v = value_json(resp->headers[i].value.ptr, resp->headers[i].value.len);
+        if (v == NULL)
+            continue;
+        /* Field names are case-insensitive: find an earlier spelling. */
+        const char *key = NULL, *k;
+        json_t *old = NULL, *val;
+        json_object_foreach(h, k, val)
+        {
+            if (strlen(k) == nm->len && strncasecmp(k, nm->ptr, nm->len) == 0) {
+                key = k;
+                old = val;
+                break;
+            }
+        }
+        char name[256];
+        snprintf(name, sizeof(name), "%.*s", (int)nm->len, nm->ptr);
+        if (old == NULL) {
+            json_object_set_new(h, name, v);
+        } else if (SK_TOK_EQ(nm->ptr, nm->len, "set-cookie")) {
+            if (json_is_string(old)) {
+                json_t *list = json_array();
+                json_array_append(list, old);
+                json_array_append_new(list, v);
+                json_object_set_new(h, key, list);
+            } else {
+                json_array_append_new(old, v);
+            }
+        } else {
+            char *joined = NULL;
+            if (asprintf(&joined, "%s, %s", json_string_value(old), json_string_value(v)) > 0) {
+                json_object_set_new(h, key, json_string(joined));
+                free(joined);
+            }
+            json_decref(v);
+        }
+    }
+    return h;
+}
+
 /* Sends the request for u and reads the whole response. out_name is the
  * -o/-O file for a final response (NULL: stdout). Returns 0 (r filled) or
  * a negative code with x->msg set. */
@@ -1072,27 +1147,8 @@ again:
     snprintf(r->remote, sizeof(r->remote), "%s", c->remote);
     snprintf(r->local, sizeof(r->local), "%s", c->local);
     log_head("<", c->buf, (size_t)head); /* interim 1xx heads too */
-    if (o->json) {
-        r->headers = json_object();
-        for (size_t i = 0; i < resp.num_headers; i++) {
-            char name[256];
-            snprintf(name, sizeof(name), "%.*s", (int)resp.headers[i].name.len,
-                     resp.headers[i].name.ptr);
-            json_t *v = json_stringn(resp.headers[i].value.ptr, resp.headers[i].value.len);
-            json_t *old = json_object_get(r->headers, name);
-            if (old != NULL && v != NULL) {
-                /* Repeated fields form one list (RFC 9110 §5.3). */
-                char *joined = NULL;
-                if (asprintf(&joined, "%s, %s", json_string_value(old), json_string_value(v)) > 0) {
-                    json_decref(v);
-                    v = json_string(joined);
-                    free(joined);
-                }
-            }
-            if (v != NULL)
-                json_object_set_new(r->headers, name, v);
-        }
-    }
+    if (o->json)
+        r->headers = headers_json(&resp);
 
     bool following = will_follow && is_redirect(resp.status) && resp.location.len > 0;
     if (following) {

@@ -52,6 +52,11 @@ RESPONSES = {
                         b"Content-Length: 0\r\n\r\n",
     "/to-same-origin": b"HTTP/1.1 302 Found\r\nLocation: /echo-head\r\nContent-Length: 0\r\n\r\n",
     "/big": canned(b"200 OK", b"b" * (1 << 20)),
+    "/fields": b"HTTP/1.1 200 OK\r\n"
+               b"Set-Cookie: a=1; Expires=Wed, 21 Oct 2037 07:28:00 GMT\r\n"
+               b"Vary: Accept\r\nset-cookie: b=2\r\nVARY: Origin\r\nSet-Cookie: c=3\r\n"
+               b"Content-Disposition: attachment; filename=\"caf\xe9.txt\"\r\n"
+               b"Content-Length: 0\r\n\r\n",
 }
 
 
@@ -382,3 +387,13 @@ def test_head_request_into_an_output_file(raw, tmp_path):
                        capture_output=True, timeout=TIMEOUT)
     assert r.returncode == 0 and r.stdout == b"", r.stderr
     assert (tmp_path / "ok").read_bytes().startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_json_headers_keep_set_cookie_apart_and_latin1_values(raw):
+    r = get("--json", raw.base + "/fields")
+    assert r.returncode == 0, r.stderr
+    h = json.loads(r.stdout)["headers"]
+    assert h["Set-Cookie"] == ["a=1; Expires=Wed, 21 Oct 2037 07:28:00 GMT", "b=2", "c=3"]
+    assert h["Vary"] == "Accept, Origin"
+    assert "VARY" not in h and "set-cookie" not in h
+    assert h["Content-Disposition"] == 'attachment; filename="caf\u00e9.txt"'
