@@ -1,35 +1,53 @@
 /* alloc.c -- allocation wrappers with a fault-injection hook (see alloc.h). */
 #include "core/alloc.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Countdown to the injected failure; 0 means off. Tests are single-threaded
- * when they use it, so a plain variable is enough. */
-static long fail_countdown;
-static bool fail_fired;
+/* Countdown to the injected failure; 0 (or below) means off. Atomic, so a
+ * live server's workers can count down together; exactly one allocation
+ * sees the count reach zero. */
+static atomic_long fail_countdown;
+static atomic_bool fail_fired;
+static atomic_bool fail_report;
 
 static int should_fail(void)
 {
-    if (fail_countdown == 0)
+    if (atomic_load_explicit(&fail_countdown, memory_order_relaxed) <= 0)
         return 0;
-    if (--fail_countdown != 0)
+    if (atomic_fetch_sub(&fail_countdown, 1) != 1)
         return 0;
-    fail_fired = true;
+    atomic_store(&fail_fired, true);
+    if (atomic_load(&fail_report))
+        fputs("sockkit: fault injection: this allocation fails (SOCKKIT_FAIL_ALLOC)\n", stderr);
     return 1;
 }
 
 void sk_alloc_fail_after(long n)
 {
-    fail_countdown = n;
-    fail_fired = false;
+    atomic_store(&fail_fired, false);
+    atomic_store(&fail_countdown, n);
 }
 
 bool sk_alloc_fail_fired(void)
 {
-    return fail_fired;
+    return atomic_load(&fail_fired);
+}
+
+void sk_alloc_fail_from_env(void)
+{
+    const char *v = getenv("SOCKKIT_FAIL_ALLOC");
+    if (v == NULL || *v == '\0')
+        return;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end != '\0' || n <= 0)
+        return;
+    atomic_store(&fail_report, true);
+    sk_alloc_fail_after(n);
 }
 
 void *sk_malloc(size_t n)

@@ -30,4 +30,9 @@ void sk_alloc_fail_after(long n);
  * completed with nothing injected. */
 bool sk_alloc_fail_fired(void);
 
+/* Arms the failure from the environment for tests that drive a live
+ * server: SOCKKIT_FAIL_ALLOC=N makes the Nth allocation after the call
+ * fail and says so on stderr when it happens. Unset: nothing. */
+void sk_alloc_fail_from_env(void);
+
 #endif

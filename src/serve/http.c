@@ -435,6 +435,23 @@ static uint64_t http_deadline(void *sess_, uint64_t last_ms, bool pending)
     return cfg->idle_timeout_ms ? last_ms + cfg->idle_timeout_ms : 0;
 }
 
+/* A phase deadline passed with nothing being sent. A client in the middle
+ * of a head or a body is told why (RFC 9110 §15.5.9: 408); an idle
+ * keep-alive connection, or one that never sent a byte, just closes, as
+ * nginx does. */
+static void http_timeout(void *sess_, sk_proto_ctx_t *ctx, bool output_pending)
+{
+    struct http_sess *s = sess_;
+    if (output_pending)
+        return;
+    if (s->state != S_HEAD) {
+        sk_outq_clear(&s->held);
+        (void)reject_status(s, ctx, ctx->worker, 408);
+    } else if (s->partial) {
+        (void)reject_status(s, ctx, ctx->worker, 408);
+    }
+}
+
 static bool http_idle(void *sess_)
 {
     struct http_sess *s = sess_;
@@ -447,6 +464,7 @@ static const sk_proto_t http_proto = {
     .open = http_open,
     .input = http_input,
     .deadline_ms = http_deadline,
+    .timeout = http_timeout,
     .idle = http_idle,
     .close = http_close,
 };

@@ -66,15 +66,25 @@ def test_body_timeout_trickle(site, backend):
         srv.stop()
 
 
-def test_body_timeout_stalled_closes(site):
-    """A body that stops arriving is closed at the deadline."""
-    srv = serve(site, "--body-timeout", "1", "--header-timeout", "30")
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("stalled", [
+    b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc",
+    b"GET / HTTP/1.1\r\nHost: t\r\nX-Half: ",
+])
+def test_stalled_body_or_head_gets_408(site, backend, stalled):
+    """A body (or head) that stops arriving is answered 408 and closed at
+    its deadline, on every engine, without waiting for another byte."""
+    backend_or_skip(backend)
+    srv = serve(site, "--body-timeout", "1", "--header-timeout", "1", backend=backend)
     try:
         with Conn(srv.port()) as c:
-            c.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+            c.send(stalled)
             start = time.monotonic()
-            assert c.closed_within(1 + SLACK + 1)
+            r = c.read_response()
+            assert r.status == 408
+            assert r.has_token("Connection", "close")
             assert time.monotonic() - start >= 0.9
+            assert c.closed_within(1 + SLACK + 1)
     finally:
         srv.stop()
 
