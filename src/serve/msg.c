@@ -579,7 +579,7 @@ static int handle(struct msg_worker *w, sk_outq_t *out, const char *p, size_t n)
     if (too_deep(p, n, MSG_MAX_DEPTH)) {
         char msg[96];
         snprintf(msg, sizeof(msg), "the request nests arrays and objects deeper than %u levels",
-                 MSG_MAX_DEPTH);
+                 (unsigned)MSG_MAX_DEPTH);
         return reply_error(w, out, NULL, "bad_request", msg);
     }
     if (w->arena == NULL)
