@@ -29,6 +29,11 @@ void sk_cli_endpoint(const char *cmd, const char *text, sk_endpoint_t *ep);
 /* Parses a non-negative integer in [min, max] or exits 2. */
 long sk_cli_long(const char *cmd, const char *opt, const char *text, long min, long max);
 
+/* Parses a byte count with an optional K, M or G suffix (powers of 1024)
+ * in [min, max] or exits 2. */
+unsigned long long sk_cli_size(const char *cmd, const char *opt, const char *text,
+                               unsigned long long min, unsigned long long max);
+
 /* Parses seconds (may be fractional) into milliseconds or exits 2. */
 unsigned sk_cli_seconds_ms(const char *cmd, const char *opt, const char *text);
 
@@ -88,6 +93,8 @@ typedef struct sk_cli_tls {
 #define SK_CLI_TLS_CLIENT_OPTS                                                                     \
     {"cacert", required_argument, NULL, SK_CLI_OPT_CACERT}, {"insecure", no_argument, NULL, 'k'},  \
         {"alpn", required_argument, NULL, SK_CLI_OPT_ALPN},                                        \
+        {"cert", required_argument, NULL, SK_CLI_OPT_CERT},                                        \
+        {"key", required_argument, NULL, SK_CLI_OPT_KEY},                                          \
     {                                                                                              \
         "tls-timeout", required_argument, NULL, SK_CLI_OPT_TLS_TIMEOUT                             \
     }
@@ -95,6 +102,18 @@ typedef struct sk_cli_tls {
 /* Fills o with the defaults (--tls-timeout 10). */
 void sk_cli_tls_defaults(sk_cli_tls_t *o);
 bool sk_cli_tls_opt(const char *cmd, int c, const char *arg, sk_cli_tls_t *o);
+
+/* Clients (tls_client.c): the TLS context for a tls:// endpoint, built
+ * before connecting so a bad --cacert fails first (exits on error; free
+ * with sk_cli_tls_client_free); wrapping a connected socket for host and
+ * running the handshake (exits 1 with "WHAT: reason"), logging the session
+ * under -v. The transport returned is owned (free through its ops). */
+void *sk_cli_tls_client_new(const char *cmd, const sk_cli_tls_t *o);
+void sk_cli_tls_client_free(void *ctx);
+sk_transport_t *sk_cli_tls_client_start(const char *cmd, void *ctx, int fd, const char *host,
+                                        const char *what, unsigned timeout_ms);
+void sk_cli_tls_handshake(const char *cmd, const char *what, sk_transport_t *t,
+                          unsigned timeout_ms);
 
 /* Help texts for the server and the client TLS options. */
 extern const char sk_cli_tls_server_help[];
@@ -116,5 +135,7 @@ int sk_cmd_connect(int argc, char **argv);
 int sk_cmd_listen(int argc, char **argv);
 int sk_cmd_bench(int argc, char **argv);
 int sk_cmd_get(int argc, char **argv);
+int sk_cmd_msg(int argc, char **argv);
+int sk_cmd_broadcast(int argc, char **argv);
 
 #endif

@@ -59,6 +59,30 @@ long sk_cli_long(const char *cmd, const char *opt, const char *text, long min, l
     return v;
 }
 
+unsigned long long sk_cli_size(const char *cmd, const char *opt, const char *text,
+                               unsigned long long min, unsigned long long max)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    unsigned shift = 0;
+    if (end != text && (*end == 'k' || *end == 'K'))
+        shift = 10;
+    else if (end != text && (*end == 'm' || *end == 'M'))
+        shift = 20;
+    else if (end != text && (*end == 'g' || *end == 'G'))
+        shift = 30;
+    if (shift != 0)
+        end++;
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v > (max >> shift))
+        sk_cli_usage_error(cmd, "%s: '%s' is not a size from %llu to %llu bytes (K, M, G allowed)",
+                           opt, text, min, max);
+    v <<= shift;
+    if (v < min)
+        sk_cli_usage_error(cmd, "%s: '%s' is under the minimum of %llu bytes", opt, text, min);
+    return v;
+}
+
 unsigned sk_cli_seconds_ms(const char *cmd, const char *opt, const char *text)
 {
     char *end;

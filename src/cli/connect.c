@@ -3,11 +3,6 @@
 #include "client/bridge.h"
 #include "core/log.h"
 
-#include "config.h"
-#ifdef SK_HAVE_OPENSSL
-#include "tls/tls.h"
-#endif
-
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -119,16 +114,15 @@ int sk_cmd_connect(int argc, char **argv)
                                                : "exactly one endpoint is expected");
     sk_endpoint_t ep;
     sk_cli_endpoint(cmd, argv[optind], &ep);
-#ifndef SK_HAVE_OPENSSL
-    if (ep.transport == SK_TRANSPORT_TLS)
-        sk_cli_usage_error(cmd, "TLS is not built in (OpenSSL was missing at build time)");
-#endif
     if (ep.port == 0 && ep.transport != SK_TRANSPORT_UNIX && ep.transport != SK_TRANSPORT_UNIXGRAM)
         sk_cli_usage_error(cmd, "port 0 cannot be connected to");
     if (ep.host[0] == '\0' && ep.transport != SK_TRANSPORT_UNIX &&
         ep.transport != SK_TRANSPORT_UNIXGRAM)
         sk_cli_usage_error(cmd, "a host is required to connect (e.g. 127.0.0.1:%u)", ep.port);
 
+    if (ep.transport != SK_TRANSPORT_TLS &&
+        (tls.cacert != NULL || tls.insecure || tls.alpn != NULL || tls.cert != NULL))
+        sk_cli_usage_error(cmd, "TLS options need a tls:// endpoint");
     bool datagram = !sk_endpoint_is_stream(&ep);
     sk_connect_opts_t co = {
         .family = family,
@@ -137,21 +131,8 @@ int sk_cmd_connect(int argc, char **argv)
         .on_attempt = on_attempt,
     };
     struct sk_err err = {0};
-#ifdef SK_HAVE_OPENSSL
     /* The TLS context first: a bad --cacert fails before connecting. */
-    sk_tls_client_t *tc = NULL;
-    if (ep.transport == SK_TRANSPORT_TLS) {
-        sk_tls_client_opts_t to = {.cacert = tls.cacert,
-                                   .insecure = tls.insecure,
-                                   .alpn = tls.alpn,
-                                   .verbose = sk_log_verbosity};
-        int trc = sk_tls_client_new(&tc, &to, &err);
-        if (trc == SK_EUSAGE)
-            sk_cli_usage_error(cmd, "%s", err.msg);
-        if (trc < 0)
-            sk_cli_fail(cmd, "%s", err.msg);
-    }
-#endif
+    void *tc = ep.transport == SK_TRANSPORT_TLS ? sk_cli_tls_client_new(cmd, &tls) : NULL;
     int fd = sk_endpoint_connect(&ep, &co, &err);
     if (fd < 0)
         sk_cli_fail(cmd, "%s: %s", argv[optind], err.msg[0] ? err.msg : sk_strerror(fd));
@@ -171,26 +152,12 @@ int sk_cmd_connect(int argc, char **argv)
     };
     signal(SIGPIPE, SIG_IGN);
     sk_transport_t *t = NULL;
-#ifdef SK_HAVE_OPENSSL
-    if (ep.transport == SK_TRANSPORT_TLS) {
-        if (sk_tls_client_wrap(tc, fd, ep.host, &t) < 0)
-            sk_cli_fail(cmd, "%s: cannot set up TLS for host '%s'", argv[optind], ep.host);
-        if (sk_tls_handshake(t, tls.timeout_ms, &err) < 0)
-            sk_cli_fail(cmd, "%s: %s", argv[optind], err.msg);
-        if (sk_log_verbosity > 0) {
-            char desc[1024];
-            sk_tls_describe(t, desc, sizeof(desc));
-            for (char *line = strtok(desc, "\n"); line != NULL; line = strtok(NULL, "\n"))
-                sk_log_info("%s", line);
-        }
-    }
-#endif
+    if (tc != NULL)
+        t = sk_cli_tls_client_start(cmd, tc, fd, ep.host, argv[optind], tls.timeout_ms);
     int rc = sk_bridge_run(fd, t, STDIN_FILENO, STDOUT_FILENO, &bo, &err);
     if (t != NULL)
         t->ops->free(t);
-#ifdef SK_HAVE_OPENSSL
-    sk_tls_client_free(tc);
-#endif
+    sk_cli_tls_client_free(tc);
     close(fd);
     if (rc < 0)
         sk_cli_fail(cmd, "%s: %s", argv[optind], err.msg);

@@ -4,11 +4,6 @@
 #include "client/bridge.h"
 #include "core/log.h"
 
-#include "config.h"
-#ifdef SK_HAVE_OPENSSL
-#include "tls/tls.h"
-#endif
-
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -176,16 +171,7 @@ int sk_cmd_listen(int argc, char **argv)
     if (tcfg.tls != NULL) {
         if (tcfg.tls->wrap(tcfg.tls->ctx, sock, &t) < 0)
             sk_cli_fail(cmd, "out of memory");
-#ifdef SK_HAVE_OPENSSL
-        if (sk_tls_handshake(t, tls.timeout_ms, &err) < 0)
-            sk_cli_fail(cmd, "TLS handshake failed: %s", err.msg);
-        if (sk_log_verbosity > 0) {
-            char desc[1024];
-            sk_tls_describe(t, desc, sizeof(desc));
-            for (char *line = strtok(desc, "\n"); line != NULL; line = strtok(NULL, "\n"))
-                sk_log_info("%s", line);
-        }
-#endif
+        sk_cli_tls_handshake(cmd, "TLS handshake failed", t, tls.timeout_ms);
     }
     int rc = sk_bridge_run(sock, t, STDIN_FILENO, STDOUT_FILENO, &bo, &err);
     if (t != NULL)

@@ -12,9 +12,12 @@ static const char usage[] =
     "Commands:\n"
     "  serve echo EP...       echo every byte / datagram back\n"
     "  serve discard EP...    read and drop (throughput sink)\n"
+    "  serve msg EP...        framed JSON request/reply\n"
     "  get URL...             HTTP/1.1 client (http, https, unix sockets)\n"
     "  connect EP             stdin -> socket, socket -> stdout\n"
     "  listen EP              accept one peer (or receive datagrams), bridge to stdio\n"
+    "  msg EP [JSON]...       framed JSON client (arguments or stdin lines)\n"
+    "  broadcast PORT MESSAGE UDP broadcast sender\n"
     "  bench KIND ...         rtt, throughput, http, conns, backends\n"
     "\n"
     "Endpoints (EP): HOST:PORT, tcp://HOST:PORT, :PORT (all interfaces), udp://HOST:PORT,\n"
@@ -33,11 +36,9 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"serve", sk_cmd_serve},
-    {"connect", sk_cmd_connect},
-    {"listen", sk_cmd_listen},
+    {"serve", sk_cmd_serve}, {"connect", sk_cmd_connect}, {"listen", sk_cmd_listen},
+    {"get", sk_cmd_get},     {"msg", sk_cmd_msg},         {"broadcast", sk_cmd_broadcast},
     {"bench", sk_cmd_bench},
-    {"get", sk_cmd_get},
 };
 
 int main(int argc, char **argv)

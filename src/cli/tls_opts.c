@@ -29,6 +29,8 @@ const char sk_cli_tls_client_help[] =
     "TLS options (for tls:// endpoints):\n"
     "      --cacert FILE       trust the CAs in FILE instead of the system store\n"
     "  -k, --insecure          do not verify the certificate (a warning is printed)\n"
+    "      --cert FILE         client certificate chain, PEM, for servers that ask\n"
+    "      --key FILE          its private key, PEM (default: read from --cert)\n"
     "      --alpn LIST         ALPN protocols to offer, comma-separated\n"
     "      --tls-timeout S     handshake deadline (default 10)\n";
 

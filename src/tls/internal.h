@@ -6,6 +6,7 @@
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -38,6 +39,9 @@ typedef struct sk__tls_conn {
     char host[256]; /* client: the name asked for (SNI, verification) */
     char key[300];  /* client: "host:port", the session cache key */
     struct sk_tls_client *client;
+    /* Server: the count of the server's open TLS connections, shared by
+     * all of them (see release_buffers in tls_transport.c). */
+    atomic_long *live;
     char error[160]; /* the plain-words reason of the last failure */
     /* Client: what the verification callback saw of a failing peer
      * certificate (the certificate itself is gone when the handshake
@@ -50,6 +54,10 @@ extern const sk_transport_ops_t sk__tls_ops;
 
 /* The index of the SSL ex_data slot that points back to the conn. */
 int sk__tls_conn_index(void);
+
+/* Above this many open server connections, each connection gives its
+ * record buffers back whenever it goes idle (memory over speed). */
+#define SK__TLS_RELEASE_ABOVE 256
 
 /* Wraps a freshly made SSL (server or client) in a conn owning it.
  * Returns NULL on -ENOMEM (ssl is then freed). */

@@ -5,7 +5,9 @@
  * connection driver, `get`, `msg`, `connect` and `bench` run TLS without
  * knowing OpenSSL.
  *
- * Built only when OpenSSL is (SK_HAVE_OPENSSL in build/config.h). */
+ * Built only when OpenSSL is (SK_HAVE_OPENSSL in build/config.h). OpenSSL
+ * writes to sockets with write(2), so processes using these transports
+ * ignore SIGPIPE (the server engine and the CLI do). */
 #ifndef SK_TLS_TLS_H
 #define SK_TLS_TLS_H
 
@@ -37,8 +39,10 @@ int sk_tls_server_new(sk_tls_server_t **out, const sk_tls_server_opts_t *o, stru
 void sk_tls_server_free(sk_tls_server_t *s);
 
 /* Re-reads cert_file and key_file (SIGHUP). New connections use the new
- * pair; open ones keep theirs. On failure the old pair stays and err says
- * why. Any thread. Returns 0 or a negative code. */
+ * pair; open ones keep theirs; session tickets issued before still resume.
+ * On failure the old pair stays and err says why. With --self-signed there
+ * is nothing to reload: returns 0 with err saying so. Any thread. Returns 0
+ * or a negative code. */
 int sk_tls_server_reload(sk_tls_server_t *s, struct sk_err *err);
 
 /* The SHA-256 fingerprint of the serving certificate, as "AB:CD:..."

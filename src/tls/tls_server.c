@@ -27,6 +27,7 @@ struct sk_tls_server {
     int verbose;
     char fingerprint[100];
     sk_transport_factory_t factory;
+    atomic_long live; /* open connections */
 };
 
 /* RFC 7301 §3.2: a server that shares no protocol with the client answers
@@ -110,6 +111,17 @@ out:
     return rc;
 }
 
+/* OpenSSL would ask for a passphrase on the terminal, which a server
+ * cannot answer: refuse encrypted keys instead, with a message. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    *(bool *)u = true;
+    return -1;
+}
+
 /* Builds a complete context from the current files; on failure nothing of
  * s changes. */
 static int build_ctx(struct sk_tls_server *s, SSL_CTX **out, char *fp, size_t fpcap,
@@ -120,6 +132,10 @@ static int build_ctx(struct sk_tls_server *s, SSL_CTX **out, char *fp, size_t fp
     if (ctx == NULL)
         return sk_err_set(err, -ENOMEM, "cannot create a TLS context");
     sk__tls_policy(ctx);
+    /* Stricter than the default for TLS 1.2: forward secrecy and AEAD only
+     * (no CBC suites, so nothing for Lucky13-style padding oracles). TLS 1.3
+     * suites are all AEAD and keep OpenSSL's defaults. */
+    SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL");
     /* Resumption: stateless tickets (TLS 1.3 and 1.2) plus the built-in
      * session-ID cache for 1.2 clients without tickets. One ticket per
      * handshake is what a client needs to resume; the default two cost a
@@ -129,15 +145,23 @@ static int build_ctx(struct sk_tls_server *s, SSL_CTX **out, char *fp, size_t fp
     SSL_CTX_sess_set_cache_size(ctx, 20000);
     SSL_CTX_set_num_tickets(ctx, 1);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, s);
+    bool asked = false;
+    SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, &asked);
     int rc = 0;
     if (s->self_signed) {
         rc = use_self_signed(ctx, fp, fpcap, err);
     } else {
         if (SSL_CTX_use_certificate_chain_file(ctx, s->cert_file) != 1)
             rc = load_error(err, "certificate", s->cert_file, s->verbose);
-        else if (SSL_CTX_use_PrivateKey_file(ctx, s->key_file, SSL_FILETYPE_PEM) != 1)
+        else if (SSL_CTX_use_PrivateKey_file(ctx, s->key_file, SSL_FILETYPE_PEM) != 1) {
             rc = load_error(err, "key", s->key_file, s->verbose);
-        else if (SSL_CTX_check_private_key(ctx) != 1) {
+            if (asked)
+                rc = sk_err_set(err, SK_ETLS,
+                                "key %s is encrypted; sockkit needs it unencrypted "
+                                "(openssl pkey -in KEY -out PLAIN)",
+                                s->key_file);
+        } else if (SSL_CTX_check_private_key(ctx) != 1) {
             rc = sk_err_set(err, SK_ETLS, "key %s does not match certificate %s", s->key_file,
                             s->cert_file);
             sk__tls_log_stack(s->verbose, "tls");
@@ -166,6 +190,8 @@ static int server_wrap(void *arg, int fd, sk_transport_t **out)
     sk__tls_conn_t *c = sk__tls_conn_new(ssl, fd, true, s->verbose);
     if (c == NULL)
         return -ENOMEM;
+    c->live = &s->live;
+    atomic_fetch_add_explicit(&s->live, 1, memory_order_relaxed);
     *out = &c->t;
     return 0;
 }

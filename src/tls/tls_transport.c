@@ -55,6 +55,18 @@ static char *thread_wbuf(void)
     return b;
 }
 
+/* SSL_get_error() reads the thread's error queue and errno, so both must
+ * be clean before each I/O call: a stale entry left by any earlier OpenSSL
+ * call on this thread (a reload, a describe) would turn a close_notify into
+ * a "syscall error". */
+static inline void io_begin(void)
+{
+    /* Peeking is cheaper than clearing 16 empty slots on every call. */
+    if (ERR_peek_error() != 0)
+        ERR_clear_error();
+    errno = 0;
+}
+
 static void update_want(sk__tls_conn_t *c)
 {
     c->t.want = c->rwant | c->wwant;
@@ -255,12 +267,25 @@ static int drive(sk__tls_conn_t *c, int *want)
     }
     if (c->state != SK__TLS_RUNNING)
         return SK_ETLS;
+    io_begin();
     int r = SSL_do_handshake(c->ssl);
     if (r == 1) {
         handshake_done(c);
         return 1;
     }
     return map_result(c, r, want, 0);
+}
+
+/* An idle connection needs no record buffers (~30 KB with read-ahead).
+ * Freeing them costs an allocation per request when it wakes up again
+ * (~3 us of CPU per keep-alive request here), so only a busy server
+ * trades that for memory, as nginx always does: with few connections the
+ * buffers stay. OpenSSL keeps a buffer that still holds bytes. */
+static void release_buffers(sk__tls_conn_t *c)
+{
+    if (c->live != NULL &&
+        atomic_load_explicit(c->live, memory_order_relaxed) > SK__TLS_RELEASE_ABOVE)
+        SSL_free_buffers(c->ssl);
 }
 
 static ssize_t tls_read(sk_transport_t *t, char *buf, size_t cap)
@@ -286,6 +311,7 @@ static ssize_t tls_read(sk_transport_t *t, char *buf, size_t cap)
     if (cap > INT32_MAX)
         cap = INT32_MAX;
     /* SSL_read runs the handshake itself when it is not finished. */
+    io_begin();
     int r = SSL_read(c->ssl, buf, (int)cap);
     if (c->t.handshaking && SSL_is_init_finished(c->ssl))
         handshake_done(c);
@@ -311,6 +337,7 @@ static ssize_t ktls_sendfile(sk__tls_conn_t *c, sk_outq_t *q)
     size_t len;
     if (!sk_outq_head_file(q, &fd, &off, &len))
         return 0;
+    io_begin();
     ossl_ssize_t r = SSL_sendfile(c->ssl, fd, off, len, 0);
     if (r > 0) {
         sk_outq_consume(q, (uint64_t)r);
@@ -352,9 +379,13 @@ static ssize_t tls_write(sk_transport_t *t, sk_outq_t *q)
     ssize_t n = sk_outq_peek(q, buf, WBUF_SIZE);
     if (n <= 0)
         return n < 0 ? n : -EIO;
+    io_begin();
     int w = SSL_write(c->ssl, buf, (int)n);
     if (w > 0) {
         sk_outq_consume(q, (uint64_t)w);
+        /* The reply is out and no request is waiting: idle. */
+        if (sk_outq_empty(q) && !SSL_has_pending(c->ssl))
+            release_buffers(c);
         update_want(c);
         return w;
     }
@@ -374,6 +405,7 @@ static int tls_shutdown(sk_transport_t *t)
         return shutdown(t->fd, SHUT_WR) == 0 || errno == ENOTCONN ? 0 : -errno;
     }
     if (!c->shut_sent) {
+        io_begin();
         int r = SSL_shutdown(c->ssl);
         if (r < 0) {
             int rc = map_result(c, r, &c->wwant, 0);
@@ -404,6 +436,8 @@ static void tls_free(sk_transport_t *t)
     sk__tls_conn_t *c = (sk__tls_conn_t *)t;
     if (c == NULL)
         return;
+    if (c->live != NULL)
+        atomic_fetch_sub_explicit(c->live, 1, memory_order_relaxed);
     SSL_free(c->ssl);
     free(c);
 }

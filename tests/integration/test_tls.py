@@ -18,7 +18,17 @@ import pytest
 from conftest import BACKENDS, SOCKKIT, TIMEOUT, backend_or_skip, run
 from http_util import Conn, wait_for
 
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl command missing")
+def tls_built():
+    """A build without OpenSSL (WITH_TLS=no) refuses tls:// up front."""
+    r = subprocess.run([SOCKKIT, "connect", "tls://127.0.0.1:1", "-k"], capture_output=True,
+                       timeout=TIMEOUT)
+    return b"TLS is not built in" not in r.stderr
+
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl command missing"),
+    pytest.mark.skipif(not tls_built(), reason="sockkit built without OpenSSL (WITH_TLS=no)"),
+]
 
 
 def openssl(*args, cwd=None, input=None):
@@ -205,8 +215,9 @@ def read_err(srv):
     return srv._err
 
 
-def test_plain_http_garbage_and_stall(server, pki, root):
-    srv = serve_https(server, pki, root, "--tls-timeout", "1", "-v")
+@pytest.mark.parametrize("backend", ["epoll", "threads"])
+def test_plain_http_garbage_and_stall(server, pki, root, backend):
+    srv = serve_https(server, pki, root, "--tls-timeout", "1", "-v", "--backend", backend)
     port = tls_port(srv)
     # Plain HTTP to the TLS port: a clear-text 400 that says what to do.
     with Conn(port) as c:
@@ -237,8 +248,9 @@ def test_plain_http_garbage_and_stall(server, pki, root):
     assert b"TLS handshake timeout" in err
 
 
-def test_keepalive_and_pipelining(server, pki, root):
-    srv = serve_https(server, pki, root)
+@pytest.mark.parametrize("backend", ["epoll", "poll", "threads"])
+def test_keepalive_and_pipelining(server, pki, root, backend):
+    srv = serve_https(server, pki, root, "--backend", backend)
     with tls_conn(tls_port(srv), pki) as c:
         for _ in range(3):
             assert c.request("GET", "/").status == 200
@@ -375,7 +387,11 @@ def connect_error(port, *args, timeout=TIMEOUT):
 def test_client_error_messages(server, pki, root):
     srv = serve_https(server, pki, root)
     port = tls_port(srv)
-    assert "certificate signed by an unknown CA" in connect_error(port)
+    err = connect_error(port)
+    assert "certificate signed by an unknown CA" in err
+    # The OpenSSL error stack only with -v.
+    assert "openssl:" not in err
+    assert "openssl:" in connect_error(port, "-v")
     # With the CA it verifies (the control case).
     r = run(["connect", "tls://localhost:%d" % port, "--cacert", pki.path("ca.pem"), "-4"],
             input=b"GET / HTTP/1.0\r\n\r\n")
@@ -415,6 +431,34 @@ def test_client_error_messages(server, pki, root):
         old.wait()
 
 
+def test_client_certificate(pki):
+    """connect --cert/--key presents a client certificate to a server that
+    asks for one (openssl s_server -Verify)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    srv = subprocess.Popen(["openssl", "s_server", "-accept", "127.0.0.1:%d" % port,
+                            "-cert", pki.path("ec.pem"), "-key", pki.path("ec.key"),
+                            "-Verify", "1", "-CAfile", pki.path("ca.pem"),
+                            "-verify_return_error", "-naccept", "1"],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for _ in range(5):
+            if b"ACCEPT" in srv.stdout.readline():
+                break
+        r = run(["connect", "tls://localhost:%d" % port, "-4", "--cacert", pki.path("ca.pem"),
+                 "--cert", pki.path("ec2.chain.pem"), "--key", pki.path("ec2.key")],
+                input=b"hello from a client with a certificate\n")
+        out, _ = srv.communicate(timeout=TIMEOUT)
+        assert b"hello from a client with a certificate" in out
+        assert b"subject=CN = localhost" in out or b"subject=CN=localhost" in out, out
+        assert r.returncode == 0, r.stderr
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+            srv.wait()
+
+
 def test_usage_errors(pki, root):
     r = run(["serve", "http", root, "--listen", "tls://127.0.0.1:0"])
     assert r.returncode == 2 and b"--cert FILE and --key FILE, or --self-signed" in r.stderr
@@ -426,5 +470,14 @@ def test_usage_errors(pki, root):
     r = run(["serve", "http", root, "--listen", "tls://127.0.0.1:0", "--cert",
              pki.path("ec.pem"), "--key", pki.path("rsa.key")])
     assert r.returncode == 1 and b"does not match" in r.stderr
+    enc = os.path.join(pki.dir, "enc.key")
+    if not os.path.exists(enc):
+        openssl("pkey", "-in", pki.path("ec.key"), "-aes256", "-passout", "pass:secret", "-out",
+                enc)
+    r = run(["serve", "http", root, "--listen", "tls://127.0.0.1:0", "--cert", pki.path("ec.pem"),
+             "--key", enc], input=b"")
+    assert r.returncode == 1 and b"is encrypted" in r.stderr, r.stderr
+    r = run(["connect", "127.0.0.1:1", "-k"])
+    assert r.returncode == 2 and b"TLS options need a tls:// endpoint" in r.stderr
     r = run(["connect", "tls://127.0.0.1:1", "--cacert", "/nonexistent.pem"])
     assert r.returncode == 1 and b"--cacert /nonexistent.pem" in r.stderr

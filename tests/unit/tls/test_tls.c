@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -635,6 +636,73 @@ static void test_self_signed_and_bad_options(void **state)
     assert_non_null(strstr(err.msg, "--cacert /nonexistent/ca.pem"));
 }
 
+/* Plaintext buffered inside OpenSSL is reported by pending, so a reader
+ * with a small buffer gets all of it without the socket firing again. */
+static void test_pending(void **state)
+{
+    (void)state;
+    sk_tls_server_t *srv = server_files(leaf_pem, leaf_key, NULL);
+    sk_tls_client_t *cli = client(ca_pem, false, NULL);
+    int sv[2];
+    pair(sv);
+    sk_transport_t *c = NULL, *s = accept_on(srv, sv[1]);
+    assert_int_equal(sk_tls_client_wrap(cli, sv[0], "localhost", &c), 0);
+    int crc, src;
+    assert_int_equal(handshake_both(c, s, &crc, &src), 0);
+    /* Three records in the socket at once. */
+    sk_outq_t q;
+    sk_outq_init(&q);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(sk_outq_append(&q, "0123456789", 10), 0);
+        assert_int_equal(c->ops->write(c, &q), 10);
+    }
+    char buf[4];
+    size_t got = 0;
+    struct pollfd p = {.fd = s->fd, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 1000), 1);
+    ssize_t r = s->ops->read(s, buf, sizeof(buf));
+    assert_int_equal(r, 4);
+    got += 4;
+    /* The kernel has nothing left (read-ahead took it all), yet data is
+     * pending. */
+    while (s->ops->pending(s)) {
+        r = s->ops->read(s, buf, sizeof(buf));
+        assert_true(r > 0 || r == -EAGAIN);
+        if (r > 0)
+            got += (size_t)r;
+    }
+    assert_int_equal(got, 30);
+    assert_int_equal(s->ops->read(s, buf, sizeof(buf)), -EAGAIN);
+    assert_false(s->ops->pending(s));
+    sk_outq_clear(&q);
+    close_pair(c, s, sv);
+    sk_tls_client_free(cli);
+    sk_tls_server_free(srv);
+}
+
+/* The thread-per-connection engine uses blocking sockets with
+ * SO_RCVTIMEO: a handshake that stalls returns -EAGAIN at the timeout
+ * instead of blocking for ever. */
+static void test_blocking_socket_timeout(void **state)
+{
+    (void)state;
+    sk_tls_server_t *srv = server_files(leaf_pem, leaf_key, NULL);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    struct timeval tv = {.tv_sec = 0, .tv_usec = 100000};
+    assert_int_equal(setsockopt(sv[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+    sk_transport_t *s = accept_on(srv, sv[1]);
+    char buf[64];
+    assert_int_equal(s->ops->read(s, buf, sizeof(buf)), -EAGAIN); /* nothing yet */
+    /* Half a ClientHello: OpenSSL waits for the rest, and times out. */
+    assert_int_equal(write(sv[0], "\x16\x03\x01\x01\x00\x01", 6), 6);
+    assert_int_equal(s->ops->read(s, buf, sizeof(buf)), -EAGAIN);
+    assert_true(s->handshaking);
+    assert_true(s->want & SK_EV_READ);
+    close_pair(NULL, s, sv);
+    sk_tls_server_free(srv);
+}
+
 /* An ALPN list the server does not share is refused (RFC 7301). */
 static void test_alpn_mismatch(void **state)
 {
@@ -662,6 +730,8 @@ int main(void)
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_self_signed_and_bad_options),
         cmocka_unit_test(test_alpn_mismatch),
+        cmocka_unit_test(test_pending),
+        cmocka_unit_test(test_blocking_socket_timeout),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
