@@ -140,7 +140,10 @@ int sk_server_listen(sk_server_t *srv, const sk_endpoint_t *ep, const sk_service
                           name);
     }
     int svc_index = service_index(srv, svc);
-    bool per_worker = (ep->transport == SK_TRANSPORT_TCP || ep->transport == SK_TRANSPORT_UDP) &&
+    /* TCP-based endpoints (TLS included) and UDP get a socket per worker;
+     * Unix sockets cannot share a path, so every worker watches one. */
+    bool per_worker = (ep->transport == SK_TRANSPORT_TCP || ep->transport == SK_TRANSPORT_TLS ||
+                       ep->transport == SK_TRANSPORT_UDP) &&
                       !srv->cfg.threads && srv->cfg.workers > 1;
     sk_listen_opts_t o = {
         .backlog = 0,
