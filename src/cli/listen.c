@@ -84,7 +84,7 @@ int sk_cmd_listen(int argc, char **argv)
             sk_log_verbosity++;
             break;
         case 'h':
-            printf(listen_usage, sk_cli_tls_server_help);
+            printf(listen_usage, sk_cli_tls_listen_help);
             return SK_EXIT_OK;
         case 'V':
             sk_cli_version();

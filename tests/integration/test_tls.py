@@ -377,6 +377,15 @@ def test_listen_and_connect(pki):
             lp.wait()
 
 
+def test_reload_promised_only_where_sighup_reloads():
+    """Servers reload --cert/--key on SIGHUP and say so; `listen` keeps the
+    signal's usual meaning (it ends the command), so its help must not
+    promise a reload."""
+    assert b"SIGHUP re-reads" in run(["serve", "http", "--help"]).stdout
+    assert b"SIGHUP re-reads" in run(["serve", "echo", "--help"]).stdout
+    assert b"SIGHUP" not in run(["listen", "--help"]).stdout
+
+
 def connect_error(port, *args, timeout=TIMEOUT):
     r = run(["connect", "tls://%s" % port if ":" in str(port) else "tls://127.0.0.1:%d" % port]
             + list(args), input=b"", timeout=timeout)
