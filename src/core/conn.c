@@ -481,7 +481,11 @@ bool sk__conn_closed(const sk_conn_t *c)
 
 void sk__conn_close(sk_conn_t *c, const char *why)
 {
-    mark_closed(c, why);
+    /* The engine's reason wins even over an I/O failure its own action
+     * caused (a socket shut down at the drain timeout fails the write
+     * that was waiting on it). */
+    c->flags |= CONN_CLOSED;
+    c->why = why;
 }
 
 int sk__conn_fd(const sk_conn_t *c)

@@ -3,6 +3,7 @@ every engine, over plain TCP and over TLS: requests already received are
 answered even when the peer has ended its side, and nothing stalls or spins.
 """
 import os
+import signal
 import socket
 import ssl
 import time
@@ -105,3 +106,24 @@ def test_pipelined_request_survives_half_close(server, site, backend, kind):
         s.close()
         assert data.count(b"HTTP/1.1 200 OK") == 2, (len(data), bytes(data[-200:]))
         assert data.endswith(b"small\n")
+
+
+@pytest.mark.parametrize("kind", ["plain", pytest.param("tls", marks=needs_tls)])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_drain_timeout_is_the_reason_logged(server, site, backend, kind):
+    """A download still running at the drain timeout is cut, and -v says
+    that the drain timeout closed it (not a reset by the peer, which is
+    what the forced shutdown looks like from inside the connection)."""
+    backend_or_skip(backend)
+    srv = server("serve", "http", site, "--listen", "127.0.0.1:0", "--listen",
+                 "tls://127.0.0.1:0", "--self-signed", "--workers", "1", "--backend", backend,
+                 "--drain-timeout", "0.5", "-o", "sndbuf=32768", "-v")
+    s = open_stream(srv, kind)
+    s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert s.recv(100).startswith(b"HTTP/1.1 200 OK")
+    srv.signal(signal.SIGTERM)
+    assert srv.wait() == 0
+    s.close()
+    err = srv.stop()
+    closes = [l for l in err.splitlines() if ": closed (" in l]
+    assert len(closes) == 1 and "closed (drain timeout)" in closes[0], err
