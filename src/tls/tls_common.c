@@ -209,8 +209,16 @@ void sk__tls_explain(sk__tls_conn_t *c)
                         : "the server answered in plain text (is it an http:// port?)";
         break;
     case SSL_R_NO_SHARED_CIPHER:
-    case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
         msg = "no shared cipher suite";
+        break;
+    case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+        /* The peer's verdict, not ours: after the handshake the only
+         * handshake left to fail is a renegotiation, which sockkit
+         * refuses. */
+        msg = c->t.handshaking ? "the peer aborted the handshake (handshake_failure alert: "
+                                 "most often no cipher suite or signature algorithm in common)"
+                               : "the peer gave up after its renegotiation was refused "
+                                 "(sockkit does not renegotiate)";
         break;
     case SSL_R_NO_APPLICATION_PROTOCOL:
     case SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL:

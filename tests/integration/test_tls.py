@@ -343,6 +343,32 @@ def test_echo_half_close(server, backend):
     assert b"-k/--insecure" in r.stderr
 
 
+def test_renegotiation_refused_and_explained(server):
+    """A TLS 1.2 client asking to renegotiate is refused; -v explains the
+    alert it then sends as that, not as a cipher mismatch, and the server
+    goes on serving."""
+    srv = server("serve", "echo", "tls://127.0.0.1:0", "--self-signed", "-v")
+    port = tls_port(srv)
+    c = subprocess.Popen(["openssl", "s_client", "-tls1_2", "-connect", "127.0.0.1:%d" % port],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        c.stdin.write(b"hello\n")
+        c.stdin.flush()
+        time.sleep(0.5)
+        c.stdin.write(b"R\n")  # s_client: renegotiate
+        c.stdin.flush()
+        wait_for(lambda: b"closed (TLS error)" in read_err(srv), timeout=TIMEOUT)
+    finally:
+        c.kill()
+        c.wait()
+    err = read_err(srv).decode(errors="replace")
+    assert "renegotiation was refused" in err, err
+    assert "no shared cipher" not in err, err
+    with tls_conn(port) as t:
+        t.sock.sendall(b"still here")
+        assert t.sock.recv(100) == b"still here"
+
+
 def test_discard_over_tls(server):
     srv = server("serve", "discard", "tls://127.0.0.1:0", "--self-signed")
     r = run(["connect", "tls://127.0.0.1:%d" % tls_port(srv), "-k"], input=os.urandom(300000))
