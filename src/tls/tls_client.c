@@ -114,10 +114,7 @@ int sk_tls_client_new(sk_tls_client_t **out, const sk_tls_client_opts_t *o, stru
     SSL_CTX_sess_set_new_cb(c->ctx, new_session);
     if (o->cacert != NULL) {
         if (SSL_CTX_load_verify_locations(c->ctx, o->cacert, NULL) != 1) {
-            unsigned long e = ERR_peek_last_error();
-            rc = sk_err_set(err, SK_ETLS, "--cacert %s: %s", o->cacert,
-                            ERR_GET_LIB(e) == ERR_LIB_SYS ? strerror(ERR_GET_REASON(e))
-                                                          : "no PEM certificates in it");
+            rc = sk__tls_load_error(err, "--cacert", o->cacert, o->verbose);
             goto fail;
         }
     } else if (SSL_CTX_set_default_verify_paths(c->ctx) != 1) {

@@ -634,6 +634,11 @@ static void test_self_signed_and_bad_options(void **state)
     sk_tls_client_t *c = NULL;
     assert_true(sk_tls_client_new(&c, &bad_ca, &err) < 0);
     assert_non_null(strstr(err.msg, "--cacert /nonexistent/ca.pem"));
+    /* The system's reason, not a guess about the contents. */
+    assert_non_null(strstr(err.msg, "No such file"));
+    sk_tls_client_opts_t key_as_ca = {.cacert = leaf_key};
+    assert_true(sk_tls_client_new(&c, &key_as_ca, &err) < 0);
+    assert_non_null(strstr(err.msg, "no PEM certificates in it"));
 }
 
 /* Plaintext buffered inside OpenSSL is reported by pending, so a reader
