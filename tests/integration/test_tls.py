@@ -412,6 +412,26 @@ def test_reload_promised_only_where_sighup_reloads():
     assert b"SIGHUP" not in run(["listen", "--help"]).stdout
 
 
+def test_listen_handshake_failure_names_peer():
+    """`listen` says which peer failed its handshake, and why, once."""
+    lp = subprocess.Popen([SOCKKIT, "listen", "tls://127.0.0.1:0", "--self-signed",
+                           "--tls-timeout", "0.5"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        lp.stderr.readline()  # the fingerprint
+        port = int(lp.stderr.readline().decode().rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+            local = "127.0.0.1:%d" % s.getsockname()[1]
+            _, err = lp.communicate(timeout=TIMEOUT)
+        assert lp.returncode == 1
+        assert err.decode().strip() == \
+            "sockkit listen: %s: TLS handshake with the peer timed out after 0.5 s" % local, err
+    finally:
+        if lp.poll() is None:
+            lp.kill()
+            lp.wait()
+
+
 def connect_error(port, *args, timeout=TIMEOUT):
     r = run(["connect", "tls://%s" % port if ":" in str(port) else "tls://127.0.0.1:%d" % port]
             + list(args), input=b"", timeout=timeout)
