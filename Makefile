@@ -1,11 +1,15 @@
 # sockkit -- one non-recursive GNU Makefile.
 #
-#   make            build build/sockkit (installs missing Debian packages first)
+#   make            build build/sockkit (installs missing build packages first;
+#                   test goals also install the test peers)
 #   make run        build and serve the bundled demo site
 #   make test       unit tests, fuzz-corpus replay, integration tests
 #   make asan       the same tests with ASan+UBSan (build/san)
 #   make fuzz       libFuzzer targets (clang), each run for FUZZ_TIME seconds
 #   make tls-audit  testssl.sh against `serve http --self-signed`
+#   make fuzz-long  every target for FUZZ_TIME (default 600) s, corpora minimised
+#   make slow-attacks  slowhttptest modes against the server with a probe
+#   make soak       mixed load on every backend (ASan build), SOAK_TIME s
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # Optional libraries are probed with pkg-config: WITH_TLS and WITH_URING are
@@ -23,10 +27,14 @@ PYTHON ?= /usr/bin/python3
 all: build/sockkit
 
 # Debian packages first, so pkg-config below sees them. The script only acts
-# when something is missing; SKIP_DEPS=1 bypasses it.
+# when something is missing; SKIP_DEPS=1 bypasses it. Building and running
+# need the build set only; goals that test (peers, cmocka, clang, the
+# attack tools) add the test set.
+TEST_GOALS := test asan unit fuzz fuzz-smoke fuzz-long slow-attacks soak lint
+DEPS_SETS := build $(if $(filter $(TEST_GOALS) build/rel/tests/% build/san/%,$(MAKECMDGOALS)),test)
 ifneq ($(SKIP_DEPS),1)
 ifeq ($(filter clean deps format compdb,$(MAKECMDGOALS)),)
-DEPS_STATUS := $(shell scripts/install-deps.sh >&2; echo $$?)
+DEPS_STATUS := $(shell scripts/install-deps.sh $(DEPS_SETS) >&2; echo $$?)
 ifneq ($(DEPS_STATUS),0)
 $(error scripts/install-deps.sh failed; run it as root or install the packages it lists)
 endif
@@ -161,7 +169,7 @@ asan: build/san/sockkit $(san_UNIT_BIN) $(san_REPLAY_BIN)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(CURDIR)/build/san/asan \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 scripts/run-tests.sh
 
-unit: $(rel_UNIT_BIN)
+unit: $(rel_UNIT_BIN) $(rel_REPLAY_BIN)
 	SOCKKIT=$(CURDIR)/build/sockkit BUILD=build/rel SK_ONLY=unit scripts/run-tests.sh
 
 # --- fuzzing (clang's libFuzzer) ---------------------------------------------
@@ -183,6 +191,27 @@ fuzz: $(FUZZ_BIN)
 fuzz-smoke: FUZZ_TIME=30
 fuzz-smoke: fuzz
 
+# Every target for FUZZ_TIME (default 600 s) each, then the committed
+# corpora minimised (-merge=1) with what was found.
+fuzz-long: FUZZ_TIME=600
+fuzz-long: $(FUZZ_BIN)
+	FUZZ_TIME=$(FUZZ_TIME) FUZZ_MERGE=1 scripts/run-fuzz.sh $(FUZZ_BIN)
+
+# --- attacks and soak (bounded in time; loopback only) -----------------------
+# slowhttptest's slowloris, slow body, slow read and range modes in turn
+# against the release build while a probe checks a fresh GET every second.
+SLOW_TIME ?= 45
+slow-attacks: build/sockkit
+	SOCKKIT=$(CURDIR)/build/sockkit SLOW_TIME=$(SLOW_TIME) $(PYTHON) scripts/slow-attacks.py
+
+# A mixed load against the ASan build on every backend in turn, SOAK_TIME
+# seconds in all (default 600): RSS at start and end, errors, ASan reports.
+SOAK_TIME ?= 600
+soak: build/san/sockkit
+	SOCKKIT=$(CURDIR)/build/san/sockkit SOAK_TIME=$(SOAK_TIME) \
+	ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=16:log_path=$(CURDIR)/build/san/soak-asan \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(PYTHON) scripts/soak.py
+
 # --- running and installing ---------------------------------------------------
 run: build/sockkit
 	scripts/run-demo.sh
@@ -195,7 +224,7 @@ install: build/sockkit
 	install -m 0755 build/sockkit $(DESTDIR)$(PREFIX)/bin/sockkit
 
 deps:
-	scripts/install-deps.sh
+	scripts/install-deps.sh build test bench
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
@@ -212,4 +241,5 @@ compdb:
 clean:
 	rm -rf build
 
-.PHONY: all test asan unit fuzz fuzz-smoke run tls-audit install deps format lint compdb clean
+.PHONY: all test asan unit fuzz fuzz-smoke fuzz-long slow-attacks soak run tls-audit install deps \
+	format lint compdb clean

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # http-vs-nginx.sh -- static-file HTTP/1.1 keep-alive throughput and idle
 # connection memory: `sockkit serve http` against a tuned nginx, one worker
-# each, both pinned to CPU 0, wrk pinned to CPU 1 (see /work/shared/perf.md).
+# each, both pinned to CPU 0, wrk pinned to CPU 1 (see ../shared/perf.md).
 #
 # For each of a 1 KiB, a 100 KiB and a 10 MiB file of random bytes, wrk
 # (-t1 -c50 --latency) runs interleaved: nginx, sockkit, nginx, sockkit ...
@@ -20,6 +20,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+# The peers (nginx, wrk, socat) come with the bench set, not the plain build.
+scripts/install-deps.sh bench
 
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-10}

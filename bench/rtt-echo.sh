@@ -14,6 +14,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+# The peers (nginx, wrk, socat) come with the bench set, not the plain build.
+scripts/install-deps.sh bench
 
 RUNS=${RUNS:-3}
 N=${N:-20000}

@@ -44,11 +44,11 @@ static int parse_copy(const char *in, size_t n, const sk_http_limits_t *lim)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    sk_http_limits_t lim = {0};
+    sk_http_limits_t lim = SK_HTTP_LIMITS_DEFAULT;
     if (size > 0 && data[0] < 0x10) {
         lim.max_header_bytes = 8 + (size_t)data[0] * 16;
         lim.max_headers = (size_t)data[0] % 5 + 1;
-        lim.max_body = 64;
+        lim.max_body = (size_t)data[0] % 3 * 32; /* 0: no body accepted */
         data++;
         size--;
     }

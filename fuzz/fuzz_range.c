@@ -70,7 +70,7 @@ static void check_dates(sk_str_t v)
 static void check_cond(sk_str_t v)
 {
     char etag[SK_COND_ETAG_MAX];
-    int n = sk_cond_etag_make(etag, sizeof(etag), 1234, 1700000000123456789LL, 42);
+    int n = sk_cond_etag_make(etag, sizeof(etag), 1234, 1700000000123456789ULL, 42);
     CHECK(n > 0);
     sk_str_t e = {etag, (size_t)n};
     bool weak = sk_cond_etag_list_matches(v, e);

@@ -1,17 +1,40 @@
 #!/bin/sh
-# install-deps.sh -- install the Debian packages sockkit needs to build and
-# test, only those missing. As root it runs apt-get; otherwise it prints the
-# exact command and fails. Called by the Makefile before every build.
+# install-deps.sh [build] [test] [bench] -- install the Debian packages
+# sockkit needs, only those missing. As root it runs apt-get; otherwise it
+# prints the exact command and fails.
+#
+#   build  compiling and running (`make`, `make run`); the default
+#   test   unit and integration tests, fuzzing, lint, CI and the attack and
+#          soak runs: cmocka, pytest (python3-cryptography makes the test CA
+#          for `get`), clang, the real peers the tests drive
+#          (nginx, chromium, wrk, socat, netcat, slowhttptest)
+#   bench  the peers of the benchmarks under bench/ (nginx, wrk, socat)
+#
+# So a newcomer who only wants `make run` downloads no browser.
 set -u
 
-# Build: compiler toolchain and libraries (OpenSSL, liburing, jansson, zlib).
-# Tests: cmocka, pytest (python3-cryptography makes the test CA for `get`), and
-# the real peers the integration tests drive.
-PKGS="build-essential pkg-config clang libssl-dev liburing-dev libjansson-dev zlib1g-dev libcmocka-dev \
-python3 python3-pytest python3-cryptography curl socat netcat-openbsd openssl wrk nginx-light chromium"
+BUILD="build-essential pkg-config libssl-dev liburing-dev libjansson-dev zlib1g-dev"
+TEST="libcmocka-dev python3 python3-pytest python3-cryptography clang clang-format cppcheck curl socat \
+netcat-openbsd openssl wrk nginx-light chromium slowhttptest"
+BENCH="python3 curl socat wrk nginx-light"
+
+[ $# -eq 0 ] && set -- build
+PKGS=""
+for set in "$@"; do
+    case $set in
+    build) PKGS="$PKGS $BUILD" ;;
+    test) PKGS="$PKGS $BUILD $TEST" ;;
+    bench) PKGS="$PKGS $BUILD $BENCH" ;;
+    *)
+        echo "install-deps.sh: unknown set '$set' (build, test, bench)" >&2
+        exit 2
+        ;;
+    esac
+done
 
 missing=""
 for p in $PKGS; do
+    case " $missing " in *" $p "*) continue ;; esac
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
         missing="$missing $p"
     fi

@@ -149,12 +149,15 @@ static const char http_usage[] =
     "HTTP options:\n"
     "  -l, --listen EP          endpoint to serve on, repeatable (default 127.0.0.1:8080)\n"
     "      --header-timeout S   seconds to receive a complete request head (default 10)\n"
+    "      --body-timeout S     seconds to receive a whole request body after its head\n"
+    "                           (default 30; 408 and close when it runs out)\n"
     "      --idle-timeout S     keep-alive idle limit (default 60)\n"
     "      --send-timeout S     limit on a send making no progress (default 60)\n"
     "      --max-header-bytes N request line plus headers (default 16384; 431, or 414\n"
     "                           for a request line alone over it)\n"
     "      --max-headers N      header fields per request (default 100)\n"
-    "      --max-body N         request body bytes read and discarded (default 1048576; 413)\n"
+    "      --max-body N         request body bytes read and discarded (default 1048576;\n"
+    "                           413 over it; 0: no request body accepted)\n"
     "      --index NAME         index file for directories (default index.html)\n"
     "      --list-dirs          list directories without an index file\n"
     "      --dotfiles           serve names starting with a dot\n"
@@ -171,6 +174,7 @@ static const char http_usage[] =
 enum {
     OPT_LISTEN = 'l',
     OPT_HEADER_TIMEOUT = 2000,
+    OPT_BODY_TIMEOUT,
     OPT_IDLE_TIMEOUT,
     OPT_SEND_TIMEOUT,
     OPT_MAX_HEADER_BYTES,
@@ -190,6 +194,7 @@ static int serve_http(int argc, char **argv)
         SK_CLI_TLS_SERVER_OPTS,
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
+        {"body-timeout", required_argument, NULL, OPT_BODY_TIMEOUT},
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
         {"send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT},
         {"max-header-bytes", required_argument, NULL, OPT_MAX_HEADER_BYTES},
@@ -228,6 +233,9 @@ static int serve_http(int argc, char **argv)
             break;
         case OPT_HEADER_TIMEOUT:
             hcfg.header_timeout_ms = sk_cli_seconds_ms(cmd, "--header-timeout", optarg);
+            break;
+        case OPT_BODY_TIMEOUT:
+            hcfg.body_timeout_ms = sk_cli_seconds_ms(cmd, "--body-timeout", optarg);
             break;
         case OPT_IDLE_TIMEOUT:
             hcfg.idle_timeout_ms = sk_cli_seconds_ms(cmd, "--idle-timeout", optarg);

@@ -1,24 +1,53 @@
 /* alloc.c -- allocation wrappers with a fault-injection hook (see alloc.h). */
 #include "core/alloc.h"
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Countdown to the injected failure; 0 means off. Tests are single-threaded
- * when they use it, so a plain variable is enough. */
-static long fail_countdown;
+/* Countdown to the injected failure; 0 (or below) means off. Atomic, so a
+ * live server's workers can count down together; exactly one allocation
+ * sees the count reach zero. */
+static atomic_long fail_countdown;
+static atomic_bool fail_fired;
+static atomic_bool fail_report;
 
 static int should_fail(void)
 {
-    if (fail_countdown == 0)
+    if (atomic_load_explicit(&fail_countdown, memory_order_relaxed) <= 0)
         return 0;
-    return --fail_countdown == 0;
+    if (atomic_fetch_sub(&fail_countdown, 1) != 1)
+        return 0;
+    atomic_store(&fail_fired, true);
+    if (atomic_load(&fail_report))
+        fputs("sockkit: fault injection: this allocation fails (SOCKKIT_FAIL_ALLOC)\n", stderr);
+    return 1;
 }
 
 void sk_alloc_fail_after(long n)
 {
-    fail_countdown = n;
+    atomic_store(&fail_fired, false);
+    atomic_store(&fail_countdown, n);
+}
+
+bool sk_alloc_fail_fired(void)
+{
+    return atomic_load(&fail_fired);
+}
+
+void sk_alloc_fail_from_env(void)
+{
+    const char *v = getenv("SOCKKIT_FAIL_ALLOC");
+    if (v == NULL || *v == '\0')
+        return;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end != '\0' || n <= 0)
+        return;
+    atomic_store(&fail_report, true);
+    sk_alloc_fail_after(n);
 }
 
 void *sk_malloc(size_t n)
@@ -41,7 +70,7 @@ void sk_free(void *p)
     free(p);
 }
 
-static void *oom(size_t n)
+static _Noreturn void oom(size_t n)
 {
     fprintf(stderr, "sockkit: out of memory allocating %zu bytes\n", n);
     exit(1);
@@ -50,17 +79,23 @@ static void *oom(size_t n)
 void *sk_xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
-    return p ? p : oom(n);
+    if (p == NULL)
+        oom(n);
+    return p;
 }
 
 void *sk_xcalloc(size_t nmemb, size_t size)
 {
     void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
-    return p ? p : oom(nmemb * size);
+    if (p == NULL)
+        oom(nmemb * size);
+    return p;
 }
 
 char *sk_xstrdup(const char *s)
 {
     char *p = strdup(s);
-    return p ? p : oom(strlen(s) + 1);
+    if (p == NULL)
+        oom(strlen(s) + 1);
+    return p;
 }

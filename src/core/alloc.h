@@ -6,6 +6,7 @@
 #ifndef SK_CORE_ALLOC_H
 #define SK_CORE_ALLOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* malloc/calloc/realloc/free that honour the failure hook. */
@@ -23,5 +24,15 @@ char *sk_xstrdup(const char *s);
 /* Makes the nth allocation from now on fail (1 = the next one); 0 turns
  * fault injection off. For tests. Not thread-safe. */
 void sk_alloc_fail_after(long n);
+
+/* True when the failure armed by the last sk_alloc_fail_after() happened,
+ * so a test that fails allocation N for N = 1, 2, ... knows when a run
+ * completed with nothing injected. */
+bool sk_alloc_fail_fired(void);
+
+/* Arms the failure from the environment for tests that drive a live
+ * server: SOCKKIT_FAIL_ALLOC=N makes the Nth allocation after the call
+ * fail and says so on stderr when it happens. Unset: nothing. */
+void sk_alloc_fail_from_env(void);
 
 #endif

@@ -22,7 +22,8 @@ enum conn_flags {
     CONN_SHUT_WAIT = 1u << 3, /* the transport's shutdown wants to be retried */
     CONN_CLOSED = 1u << 4,    /* finished: the engine frees it */
     CONN_DRAINING = 1u << 5,  /* the server is stopping */
-    CONN_EOF_OWED = 1u << 6,  /* the protocol hears of the peer's end after its input */
+    CONN_TIMED_OUT = 1u << 6, /* flushing a last response after a timeout */
+    CONN_EOF_OWED = 1u << 7,  /* the protocol hears of the peer's end after its input */
 };
 
 struct sk_conn {
@@ -41,7 +42,7 @@ struct sk_conn {
     sk_buf_t in;
     sk_outq_t out;
     uint64_t now, start_ms, last_ms;
-    uint64_t handshake_until, linger_until;
+    uint64_t handshake_until, linger_until, flush_until;
     uint64_t bytes_in, bytes_out;
     /* The protocol session follows, p->session_size bytes. */
     max_align_t sess[];
@@ -406,10 +407,26 @@ void sk__conn_timer(sk_conn_t *c, uint64_t now_ms)
         mark_closed(c, "TLS handshake timeout");
         return;
     }
+    if (c->flags & CONN_TIMED_OUT) {
+        if (now_ms >= c->flush_until)
+            mark_closed(c, "timeout");
+        return;
+    }
     bool pending = !sk_outq_empty(&c->out);
     uint64_t d = c->p->deadline_ms != NULL ? c->p->deadline_ms(c->sess, c->last_ms, pending) : 0;
     if (d != 0 && now_ms >= d) {
-        mark_closed(c, pending ? "send timeout" : "timeout");
+        if (c->p->timeout == NULL || pending) {
+            mark_closed(c, pending ? "send timeout" : "timeout");
+            return;
+        }
+        /* The protocol may say why (a 408) before the connection ends;
+         * that last reply gets a short, fixed time to go out. */
+        sk_proto_ctx_t ctx = conn_ctx(c);
+        c->p->timeout(c->sess, &ctx, pending);
+        c->flags |= CONN_TIMED_OUT | CONN_CLOSING;
+        c->flush_until = now_ms + SK__TIMEOUT_FLUSH_MS;
+        sk_buf_fini(&c->in);
+        settle(c);
         return;
     }
     /* Plaintext the transport decrypted but we did not read yet. */
@@ -459,6 +476,8 @@ uint64_t sk__conn_deadline(const sk_conn_t *c)
         return 0;
     if (c->flags & CONN_LINGER)
         return c->linger_until;
+    if (c->flags & CONN_TIMED_OUT)
+        return c->flush_until;
     if (can_read(c) && transport_pending(c))
         return c->now;
     uint64_t d = c->t->handshaking ? c->handshake_until : 0;

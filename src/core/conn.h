@@ -36,6 +36,9 @@
  * protocols bound their own units (HTTP heads, frames); this only stops a
  * protocol bug from eating memory. */
 #define SK__IN_MAX (80u * 1024u * 1024u)
+/* How long a last response queued at a timeout (a 408) may take to go
+ * out before the connection is closed anyway. */
+#define SK__TIMEOUT_FLUSH_MS 1000u
 /* A connection that closes with unread input must not reset the peer
  * before it has read our last reply, so it half-closes and discards input
  * for at most this long (nginx's lingering_close). */

@@ -11,10 +11,12 @@
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -534,23 +536,102 @@ static int unix_clear_stale(const sk_endpoint_t *ep, const sk_addr_t *a, int typ
     return sk_err_set(err, -r, "unix:%s: %s", ep->path, strerror(r));
 }
 
+/* Unsent bytes a TCP connection may queue in the kernel (see listen_ip). */
+#define SK_NOTSENT_LOWAT (256 * 1024)
+
+/* How long start-up waits for another server starting on the same path. */
+#define UNIX_LOCK_WAIT_MS 5000
+
+/* Takes the exclusive flock on PATH.lock that serialises check, unlink,
+ * bind and listen between servers starting on one path: without it, one
+ * server's socket that is bound but not yet listening refuses connects,
+ * looks stale to the other, and is removed. The lock file is removed on
+ * release; a waiter that then locks the removed file notices (the inode
+ * at the path differs) and tries again. Returns the lock fd or a negative
+ * errno with err filled. */
+static int unix_lock(const char *path, char *lock, size_t cap, struct sk_err *err)
+{
+    int n = snprintf(lock, cap, "%s.lock", path);
+    if (n < 0 || (size_t)n >= cap)
+        return sk_err_set(err, -ENAMETOOLONG, "unix:%s: path too long for its .lock file", path);
+    for (int waited = 0;;) {
+        int fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return sk_err_set(err, -errno, "unix:%s: lock file %s: %s", path, lock,
+                              strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            struct stat held, now;
+            if (fstat(fd, &held) == 0 && stat(lock, &now) == 0 && held.st_ino == now.st_ino &&
+                held.st_dev == now.st_dev)
+                return fd;
+            close(fd); /* removed by the previous holder: lock the new one */
+            continue;
+        }
+        int e = errno;
+        close(fd);
+        if (e != EWOULDBLOCK && e != EINTR)
+            return sk_err_set(err, -e, "unix:%s: lock %s: %s", path, lock, strerror(e));
+        if (waited >= UNIX_LOCK_WAIT_MS)
+            return sk_err_set(err, -EADDRINUSE,
+                              "unix:%s: another server has been starting on it for %d s "
+                              "(it holds %s)",
+                              path, UNIX_LOCK_WAIT_MS / 1000, lock);
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+        waited += 10;
+    }
+}
+
+static void unix_unlock(const char *lock, int fd)
+{
+    unlink(lock);
+    close(fd);
+}
+
 static int listen_unix(const sk_endpoint_t *ep, const sk_listen_opts_t *o, int *fds,
                        struct sk_err *err)
 {
     int type = sk_endpoint_socktype(ep);
     sk_addr_t a;
-    int r, fd;
+    int r, fd, lockfd = -1;
+    char lock[sizeof(ep->path) + 8];
     bool bound = false;
     unix_addr(ep, &a);
-    if (!ep->abstract && (r = unix_clear_stale(ep, &a, type, err)) != 0)
-        return r;
+    if (!ep->abstract) {
+        lockfd = unix_lock(ep->path, lock, sizeof(lock), err);
+        if (lockfd < 0)
+            return lockfd;
+        if ((r = unix_clear_stale(ep, &a, type, err)) != 0) {
+            unix_unlock(lock, lockfd);
+            return r;
+        }
+    }
     fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return sk_err_set(err, -errno, "socket: %s", strerror(errno));
+    if (fd < 0) {
+        r = sk_err_set(err, -errno, "socket: %s", strerror(errno));
+        if (lockfd >= 0)
+            unix_unlock(lock, lockfd);
+        return r;
+    }
     if ((r = sk_sockopt_apply(fd, o->sockopts, AF_UNIX, type, sk_log_verbosity >= 1, err)) != 0)
         goto fail;
-    if (bind(fd, (const struct sockaddr *)&a.ss, a.len) != 0) {
-        r = -errno;
+    /* The file gets its mode at bind: Linux creates it with the socket
+     * inode's mode less the umask. So fchmod the socket first and clear the
+     * umask around bind: the mode is exact from the first instant, and
+     * nothing touches the path afterwards (chmod(path) would follow a
+     * symlink put there in between). Start-up is single-threaded, so the
+     * process-wide umask change is not seen by anyone else. */
+    mode_t mode = o->mode ? (mode_t)o->mode : 0600;
+    if (!ep->abstract && fchmod(fd, mode) != 0) {
+        r = sk_err_set(err, -errno, "fchmod unix:%s: %s", ep->path, strerror(errno));
+        goto fail;
+    }
+    mode_t old_umask = umask(0);
+    int b = bind(fd, (const struct sockaddr *)&a.ss, a.len);
+    int bind_errno = errno;
+    umask(old_umask);
+    if (b != 0) {
+        r = -bind_errno;
         if (r == -EADDRINUSE)
             sk_err_set(err, r, "%s%s%s: another server is listening", scheme(ep->transport),
                        ep->abstract ? "@" : "", ep->path);
@@ -560,22 +641,20 @@ static int listen_unix(const sk_endpoint_t *ep, const sk_listen_opts_t *o, int *
         goto fail;
     }
     bound = true;
-    /* chmod before listen(): nobody can connect in between, so no client
-     * ever sees the umask-derived mode. */
-    if (!ep->abstract && chmod(ep->path, o->mode ? o->mode : 0600) != 0) {
-        r = sk_err_set(err, -errno, "chmod unix:%s: %s", ep->path, strerror(errno));
-        goto fail;
-    }
     if (type == SOCK_STREAM && listen(fd, o->backlog > 0 ? o->backlog : SOMAXCONN) != 0) {
         r = sk_err_set(err, -errno, "listen unix:%s: %s", ep->path, strerror(errno));
         goto fail;
     }
+    if (lockfd >= 0)
+        unix_unlock(lock, lockfd);
     fds[0] = fd;
     return 1;
 fail:
     close(fd);
     if (bound && !ep->abstract)
         unlink(ep->path);
+    if (lockfd >= 0)
+        unix_unlock(lock, lockfd);
     return r;
 }
 
@@ -597,6 +676,16 @@ static int listen_ip(const sk_endpoint_t *ep, const sk_listen_opts_t *o, const s
     if (type == SOCK_STREAM && (r = set_flag(fd, SOL_SOCKET, SO_REUSEADDR, 1)) != 0)
         goto sockopt_fail;
     if (o->reuseport && (r = set_flag(fd, SOL_SOCKET, SO_REUSEPORT, 1)) != 0)
+        goto sockopt_fail;
+    /* Accepted sockets inherit TCP_NOTSENT_LOWAT: the kernel then takes no
+     * more than this much not-yet-sent data per connection, so a peer that
+     * reads slowly (a slow-read attack: a few bytes of window at a time)
+     * pins that much kernel memory instead of a send buffer autotuned to
+     * megabytes. A thousand such peers otherwise hold the whole machine's
+     * net.ipv4.tcp_mem and stall every other TCP connection on it. Bytes
+     * in flight are not counted, so fast readers keep their throughput. */
+    if (type == SOCK_STREAM &&
+        (r = set_flag(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, SK_NOTSENT_LOWAT)) != 0)
         goto sockopt_fail;
     /* The wildcard [::] takes IPv4 too, whatever net.ipv6.bindv6only says. */
     if (any && family == AF_INET6 && (r = set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0)) != 0)

@@ -20,7 +20,13 @@
 #include "core/error.h"
 #include "core/sockopt.h"
 
-enum sk_ep_transport { SK_TRANSPORT_TCP, SK_TRANSPORT_UDP, SK_TRANSPORT_UNIX, SK_TRANSPORT_UNIXGRAM, SK_TRANSPORT_TLS };
+enum sk_ep_transport {
+    SK_TRANSPORT_TCP,
+    SK_TRANSPORT_UDP,
+    SK_TRANSPORT_UNIX,
+    SK_TRANSPORT_UNIXGRAM,
+    SK_TRANSPORT_TLS
+};
 
 typedef struct sk_endpoint {
     enum sk_ep_transport transport;
@@ -28,7 +34,7 @@ typedef struct sk_endpoint {
     bool host_is_v6; /* host was written as [IPv6] */
     uint16_t port;   /* 0 lets the kernel pick (servers) */
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* Unix: path or abstract name */
-    bool abstract;   /* unix:@NAME: path holds NAME without the '@' */
+    bool abstract; /* unix:@NAME: path holds NAME without the '@' */
 } sk_endpoint_t;
 
 /* One resolved socket address. */
@@ -70,10 +76,10 @@ int sk_endpoint_resolve(const sk_endpoint_t *ep, int family, bool passive, sk_ad
 
 /* Options for sk_endpoint_listen. */
 typedef struct sk_listen_opts {
-    int backlog;                    /* 0 means SOMAXCONN */
-    unsigned mode;                  /* Unix path permissions; 0 means 0600 */
-    bool reuseport;                 /* set SO_REUSEPORT (one listener per worker) */
-    const sk_sockopts_t *sockopts;  /* -o options, may be NULL */
+    int backlog;                   /* 0 means SOMAXCONN */
+    unsigned mode;                 /* Unix path permissions; 0 means 0600 */
+    bool reuseport;                /* set SO_REUSEPORT (one listener per worker) */
+    const sk_sockopts_t *sockopts; /* -o options, may be NULL */
 } sk_listen_opts_t;
 
 /* Creates non-blocking, close-on-exec sockets bound to ep (listening for
@@ -81,7 +87,9 @@ typedef struct sk_listen_opts {
  * falling back to 0.0.0.0 where IPv6 is off; a name that resolves to
  * several addresses gets one socket each, all on the same port. A Unix path
  * whose socket file is stale (nothing accepts on it) is removed first; a
- * live one is an error (-EADDRINUSE). Stores up to max fds in fds and
+ * live one is an error (-EADDRINUSE). Servers starting on one Unix path
+ * are serialised by an flock on PATH.lock (removed once listening), and
+ * the file's mode (o->mode) is exact from bind on. Stores up to max fds in fds and
  * returns the count, or a negative code with err filled. */
 int sk_endpoint_listen(const sk_endpoint_t *ep, const sk_listen_opts_t *o, int *fds, size_t max,
                        struct sk_err *err);

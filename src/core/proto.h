@@ -53,6 +53,11 @@ typedef struct sk_proto {
      * phase (a request head sent one byte at a time) and not only
      * silence. Optional: NULL means no deadline. */
     uint64_t (*deadline_ms)(void *sess, uint64_t last_activity_ms, bool output_pending);
+    /* The deadline from deadline_ms() passed (output_pending tells which
+     * kind). Optional: the protocol may queue a last response (a 408); the
+     * driver then flushes it for at most SK__TIMEOUT_FLUSH_MS and closes.
+     * NULL: the connection closes at once. */
+    void (*timeout)(void *sess, sk_proto_ctx_t *ctx, bool output_pending);
     /* True when nothing is in flight, so a draining server may close the
      * connection now. Optional: NULL means idle whenever output is
      * flushed. */

@@ -207,6 +207,9 @@ void sk__server_wait_signal(sk_server_t *srv)
 
 void sk__server_print_listening(const sk_server_t *srv)
 {
+    /* Everything start-up needs is allocated by now: an injected failure
+     * (tests) lands on connection work. */
+    sk_alloc_fail_from_env();
     /* One line per bound socket; per-worker duplicates of the same address
      * are one endpoint to the user. */
     for (size_t i = 0; i < srv->nls; i++) {

@@ -24,8 +24,8 @@ enum sk_sockopt_name {
 
 typedef struct sk_sockopt {
     enum sk_sockopt_name name;
-    int value;              /* on/off, bytes, or linger seconds */
-    int idle, intvl, cnt;   /* keepalive=IDLE/INTVL/CNT; 0 = kernel default */
+    int value;            /* on/off, bytes, or linger seconds */
+    int idle, intvl, cnt; /* keepalive=IDLE/INTVL/CNT; 0 = kernel default */
 } sk_sockopt_t;
 
 #define SK_SOCKOPTS_MAX 16

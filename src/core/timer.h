@@ -19,9 +19,9 @@ typedef struct sk_loop sk_loop_t;
 typedef void (*sk_timer_cb)(sk_loop_t *loop, sk_timer_t *timer, void *data);
 
 struct sk_timer {
-    uint64_t due_ms;  /* absolute, on the sk_clock_ms() clock */
-    uint64_t seq;     /* insertion order breaks ties: equal deadlines fire FIFO */
-    size_t heap_idx;  /* position in the heap, SIZE_MAX when not armed */
+    uint64_t due_ms; /* absolute, on the sk_clock_ms() clock */
+    uint64_t seq;    /* insertion order breaks ties: equal deadlines fire FIFO */
+    size_t heap_idx; /* position in the heap, SIZE_MAX when not armed */
     sk_timer_cb cb;
     void *data;
 };

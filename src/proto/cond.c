@@ -24,13 +24,13 @@ static size_t put_hex(char *p, uint64_t v)
     return n;
 }
 
-int sk_cond_etag_make(char *buf, size_t cap, uint64_t size, int64_t mtime_ns, uint64_t inode)
+int sk_cond_etag_make(char *buf, size_t cap, uint64_t size, uint64_t mtime_ns, uint64_t inode)
 {
     /* The inode is included so that replacing a file by another of equal
      * size and mtime (cp -p, rsync -t, a tar extract) still changes the
      * tag. Nanoseconds catch two writes within one second, which
-     * Last-Modified cannot. Pre-1970 times are hashed as their two's
-     * complement bits; only equality matters. */
+     * Last-Modified cannot. Pre-1970 and post-2262 times arrive as their
+     * modulo 2^64 bits; only equality matters. */
     char tmp[SK_COND_ETAG_MAX];
     size_t n = 0;
     tmp[n++] = '"';
@@ -38,7 +38,7 @@ int sk_cond_etag_make(char *buf, size_t cap, uint64_t size, int64_t mtime_ns, ui
     tmp[n++] = '-';
     n += put_hex(tmp + n, size);
     tmp[n++] = '-';
-    n += put_hex(tmp + n, (uint64_t)mtime_ns);
+    n += put_hex(tmp + n, mtime_ns);
     tmp[n++] = '"';
     if (n + 1 > cap)
         return -ENOSPC;

@@ -17,9 +17,10 @@
 #define SK_COND_ETAG_MAX 56
 
 /* Writes the strong ETag "\"<inode>-<size>-<mtime_ns>\"" (lowercase hex)
- * NUL-terminated into buf. Returns its length, or -ENOSPC if cap is too
- * small (SK_COND_ETAG_MAX always suffices). */
-int sk_cond_etag_make(char *buf, size_t cap, uint64_t size, int64_t mtime_ns, uint64_t inode);
+ * NUL-terminated into buf. mtime_ns is unsigned so callers compute it
+ * without signed overflow (times after 2262 wrap, harmlessly). Returns its length, or -ENOSPC if
+ * cap is too small (SK_COND_ETAG_MAX always suffices). */
+int sk_cond_etag_make(char *buf, size_t cap, uint64_t size, uint64_t mtime_ns, uint64_t inode);
 
 /* True if the If-None-Match style list matches etag with the weak
  * comparison (RFC 9110 §8.8.3.2: W/ prefixes ignored): "*" matches any

@@ -350,8 +350,8 @@ int sk_http_parse_request(const char *buf, size_t len, const sk_http_limits_t *l
             max_bytes = lim->max_header_bytes;
         if (lim->max_headers != 0)
             max_fields = lim->max_headers;
-        if (lim->max_body != 0)
-            max_body = lim->max_body;
+        /* Not "zero means default": 0 is a real limit (no body). */
+        max_body = lim->max_body;
     }
     if (max_headers < max_fields)
         max_fields = max_headers;
@@ -552,6 +552,13 @@ int sk_http_parse_request(const char *buf, size_t len, const sk_http_limits_t *l
         e = SK_HTTP_E_HOST_MISSING;
         goto fail;
     }
+    /* RFC 9112 §3.2: Host may be empty only when the target URI has no
+     * authority, and an http URI always has one: an empty Host with an
+     * origin-form (or asterisk-form) target is 400. */
+    if (req->version_minor == 1 && !f.target_host && req->host.len == 0) {
+        e = SK_HTTP_E_HOST_EMPTY;
+        goto fail;
+    }
     if (req->has_content_length && req->content_length > max_body) {
         e = SK_HTTP_E_BODY_TOO_LARGE;
         goto fail;
@@ -649,6 +656,8 @@ const char *sk_http_error_reason(enum sk_http_error why)
         return "duplicate Host";
     case SK_HTTP_E_HOST_INVALID:
         return "invalid Host";
+    case SK_HTTP_E_HOST_EMPTY:
+        return "empty Host";
     case SK_HTTP_E_BODY_TOO_LARGE:
         return "request body too large";
     }

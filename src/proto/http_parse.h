@@ -55,6 +55,7 @@ enum sk_http_error {
     SK_HTTP_E_HOST_DUP,           /* 400: more than one Host */
     SK_HTTP_E_HOST_INVALID,       /* 400: Host (or target authority) with bad bytes */
     SK_HTTP_E_BODY_TOO_LARGE,     /* 413: Content-Length over max_body */
+    SK_HTTP_E_HOST_EMPTY,         /* 400: HTTP/1.1 origin-form with an empty Host */
 };
 
 typedef struct sk_http_header {
@@ -62,7 +63,9 @@ typedef struct sk_http_header {
     sk_str_t value; /* leading and trailing SP/HTAB removed */
 } sk_http_header_t;
 
-/* Limits; a zero field means the default. */
+/* Limits. A zero max_header_bytes or max_headers means the default;
+ * max_body is taken as it is, 0 meaning that no request body is accepted
+ * (SK_HTTP_LIMITS_DEFAULT, or a NULL pointer, gives every default). */
 typedef struct sk_http_limits {
     size_t max_header_bytes; /* leading CRLFs + request line + fields; default 16384 */
     size_t max_headers;      /* field lines; default 100 */
@@ -72,6 +75,10 @@ typedef struct sk_http_limits {
 #define SK_HTTP_DEFAULT_MAX_HEADER_BYTES 16384
 #define SK_HTTP_DEFAULT_MAX_HEADERS 100
 #define SK_HTTP_DEFAULT_MAX_BODY 1048576
+#define SK_HTTP_LIMITS_DEFAULT                                                                     \
+    {                                                                                              \
+        SK_HTTP_DEFAULT_MAX_HEADER_BYTES, SK_HTTP_DEFAULT_MAX_HEADERS, SK_HTTP_DEFAULT_MAX_BODY    \
+    }
 
 /* A parsed request head. Every sk_str_t borrows the buffer given to
  * sk_http_parse_request (path may also point at a static "/"), so it is valid

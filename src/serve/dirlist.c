@@ -17,6 +17,7 @@
 
 #include "core/alloc.h"
 #include "proto/path.h"
+#include "serve/internal.h"
 
 struct entry {
     size_t name_off; /* into the names buffer: pointers would move as it grows */
@@ -66,8 +67,27 @@ static int listing_add(struct listing *l, const char *name, const struct stat *s
     return 0;
 }
 
+/* Stats a symlink entry the way a request for it would resolve: beneath
+ * the root (openat2 RESOLVE_BENEATH, or refused by the no-symlink walk).
+ * Returns 0 with *st the target's, or a negative errno when it leads
+ * outside the root, is broken or loops. */
+static int stat_link(int rootfd, const char *url_path, const char *name, struct stat *st)
+{
+    char rel[SK__PATH_MAX];
+    int n = snprintf(rel, sizeof(rel), "%s%s", url_path + 1, name);
+    if (n < 0 || (size_t)n >= sizeof(rel))
+        return -ENAMETOOLONG;
+    int fd = sk__open_beneath(rootfd, rel, O_PATH);
+    if (fd < 0)
+        return fd;
+    int rc = fstat(fd, st) == 0 ? 0 : -errno;
+    close(fd);
+    return rc;
+}
+
 /* Reads and stats every entry worth listing. */
-static int read_entries(int dirfd, bool show_dotfiles, struct listing *l)
+static int read_entries(int rootfd, int dirfd, const char *url_path, bool show_dotfiles,
+                        struct listing *l)
 {
     /* A fresh open file description rather than dup(): a dup shares the
      * file offset, so reading it would move the caller's dirfd to the end
@@ -94,16 +114,21 @@ static int read_entries(int dirfd, bool show_dotfiles, struct listing *l)
             (name[1] == '\0' || (name[1] == '.' && name[2] == '\0') || !show_dotfiles))
             continue;
         struct stat st;
-        /* Following symlinks shows what a request would get. A broken or
-         * looping link (ENOENT, ELOOP) or an unreadable one cannot be
-         * served, so it is left out rather than failing the page. */
-        if (fstatat(fd, name, &st, 0) < 0) {
-            if (errno == ENOMEM) {
-                rc = -ENOMEM;
-                break;
-            }
-            continue;
+        /* The entry itself first: anything but a link is inside the root
+         * because the directory is. A link is listed as what a request
+         * would get, resolved beneath the root, so a link leading outside
+         * shows nothing of its target (not even its size or date). A
+         * broken, looping or unreadable entry cannot be served and is left
+         * out rather than failing the page. */
+        int e = fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
+        if (e == 0 && S_ISLNK(st.st_mode))
+            e = stat_link(rootfd, url_path, name, &st);
+        if (e == -ENOMEM) {
+            rc = -ENOMEM;
+            break;
         }
+        if (e < 0)
+            continue;
         /* FIFOs, sockets and devices are never served (a FIFO would hang
          * the reader), so listing them would only produce dead links. */
         if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
@@ -219,13 +244,13 @@ static int render(const struct listing *l, const char *url_path, sk_buf_t *out)
     return rc;
 }
 
-int sk_dirlist_html(int dirfd, const char *url_path, bool show_dotfiles, sk_buf_t *out)
+int sk_dirlist_html(int rootfd, int dirfd, const char *url_path, bool show_dotfiles, sk_buf_t *out)
 {
     struct listing l = {0};
     sk_buf_init(&l.names);
     size_t out_len = out->len;
 
-    int rc = read_entries(dirfd, show_dotfiles, &l);
+    int rc = read_entries(rootfd, dirfd, url_path, show_dotfiles, &l);
     if (rc == 0) {
         if (l.n > 1)
             qsort_r(l.v, l.n, sizeof(*l.v), entry_cmp, l.names.data + l.names.off);

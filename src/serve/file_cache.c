@@ -67,21 +67,36 @@ const sk_cached_file_t *sk_file_cache_get(sk_file_cache_t *c, const char *rel, s
     return e;
 }
 
-bool sk_file_cache_fresh(const sk_cached_file_t *e, const struct stat *st)
+/* True when st still describes the file that was described by old. */
+static bool same_file(const struct stat *old, const struct stat *st)
 {
     /* ctime moves on any change, including a rename over the file, and the
      * inode tells a replaced file from the original. */
-    return S_ISREG(st->st_mode) && st->st_ino == e->st.st_ino && st->st_dev == e->st.st_dev &&
-           st->st_size == e->st.st_size && st->st_mtim.tv_sec == e->st.st_mtim.tv_sec &&
-           st->st_mtim.tv_nsec == e->st.st_mtim.tv_nsec &&
-           st->st_ctim.tv_sec == e->st.st_ctim.tv_sec &&
-           st->st_ctim.tv_nsec == e->st.st_ctim.tv_nsec;
+    return S_ISREG(st->st_mode) && st->st_ino == old->st_ino && st->st_dev == old->st_dev &&
+           st->st_size == old->st_size && st->st_mtim.tv_sec == old->st_mtim.tv_sec &&
+           st->st_mtim.tv_nsec == old->st_mtim.tv_nsec &&
+           st->st_ctim.tv_sec == old->st_ctim.tv_sec && st->st_ctim.tv_nsec == old->st_ctim.tv_nsec;
+}
+
+bool sk_file_cache_fresh(const sk_cached_file_t *e, const struct stat *st)
+{
+    return same_file(&e->st, st);
+}
+
+static bool recent(time_t t, time_t now)
+{
+    return t > now - 2;
 }
 
 sk_cached_file_t *sk_file_cache_put(sk_file_cache_t *c, const char *rel, size_t len,
-                                    const struct stat *st, int fd)
+                                    const struct stat *st, int fd, time_t now)
 {
     if (!S_ISREG(st->st_mode) || st->st_size < 0 || (uint64_t)st->st_size > SK_FILE_CACHE_MAX_FILE)
+        return NULL;
+    /* Timestamps are truncated to the second here, so "two seconds apart"
+     * is the safe reading of "more than a second old". ctime moves with
+     * every write and cannot be set back by utimensat, unlike mtime. */
+    if (recent(st->st_ctim.tv_sec, now) || recent(st->st_mtim.tv_sec, now))
         return NULL;
     sk_cached_file_t *e = &c->slots[hash(rel, len) & c->mask];
     entry_clear(e);
@@ -102,6 +117,13 @@ sk_cached_file_t *sk_file_cache_put(sk_file_cache_t *c, const char *rel, size_t 
             return NULL;
         }
         got += (size_t)n;
+    }
+    /* A write during the read shows in a fresh stat (a new tick, since
+     * the file was already a second old): keep nothing read meanwhile. */
+    struct stat after;
+    if (fstat(fd, &after) != 0 || !same_file(st, &after)) {
+        entry_clear(e);
+        return NULL;
     }
     memcpy(e->key, rel, len);
     e->key[len] = '\0';

@@ -40,9 +40,13 @@ const sk_cached_file_t *sk_file_cache_get(sk_file_cache_t *c, const char *rel, s
 bool sk_file_cache_fresh(const sk_cached_file_t *e, const struct stat *st);
 
 /* Caches the contents of the regular file fd (borrowed; read with pread)
- * described by st under rel. Files over SK_FILE_CACHE_MAX_FILE are
- * skipped. Returns the entry or NULL (skipped, ENOMEM or a read error). */
+ * described by st under rel; now is the wall-clock second. Files over
+ * SK_FILE_CACHE_MAX_FILE are skipped, and so are files changed within the
+ * last second or while being read: a same-size rewrite inside one
+ * timestamp tick leaves the stat unchanged, so such an entry could keep a
+ * half-written file for good. Returns the entry or NULL (skipped, ENOMEM
+ * or a read error). */
 sk_cached_file_t *sk_file_cache_put(sk_file_cache_t *c, const char *rel, size_t len,
-                                    const struct stat *st, int fd);
+                                    const struct stat *st, int fd, time_t now);
 
 #endif

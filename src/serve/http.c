@@ -50,6 +50,7 @@ struct http_sess {
     sk_outq_t held;         /* response waiting until the request body is read */
     uint64_t body_left;     /* Content-Length bytes still to discard */
     uint64_t head_start_ms; /* the current head's first byte (or accept) */
+    uint64_t body_end_ms;   /* the body must be complete by then (0: no limit) */
     sk_http_chunked_t chunked;
     uint8_t state;
     bool partial;     /* part of a request head is buffered */
@@ -167,7 +168,9 @@ static void log_request(struct http_sess *s, struct http_worker *w, const sk_htt
     sk_access_buf_add(w->log, &e);
 }
 
-int sk__http_simple(sk__http_req_t *r, int status, const char *extra)
+/* A response with no extra fields always fits SK_HTTP_HEAD_MAX, so the
+ * fallback of a head that overflowed is itself never cut short. */
+static int simple_response(sk__http_req_t *r, int status, const char *extra, int too_long)
 {
     char body[160];
     const char *text = sk_http_status_text(status);
@@ -194,10 +197,11 @@ int sk__http_simple(sk__http_req_t *r, int status, const char *extra)
         h, r->keep_alive
                ? (r->req != NULL && r->req->version_minor == 0 ? "Connection: keep-alive\r\n" : "")
                : "Connection: close\r\n");
-    sk_http_head_end(h);
-    int rc = sk_outq_append(r->out, h->buf, h->len);
+    int rc = sk__http_head_send(r, h, too_long);
     sk_free(h);
-    if (rc == 0 && !r->head_only && blen > 0) {
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    if (!r->head_only && blen > 0) {
         rc = sk_outq_append(r->out, body, blen);
         r->body_bytes = blen;
     }
@@ -205,10 +209,30 @@ int sk__http_simple(sk__http_req_t *r, int status, const char *extra)
     return rc;
 }
 
-/* A request the parser refused: answer with the status its reason maps to
- * and close, since the framing of anything after it is unknown. */
-static int http_reject(struct http_sess *s, sk_proto_ctx_t *ctx, struct http_worker *w,
-                       enum sk_http_error why)
+int sk__http_simple(sk__http_req_t *r, int status, const char *extra)
+{
+    /* Only extra (a Location built from the request target) can make the
+     * head too long: the request's doing, so 414. */
+    return simple_response(r, status, extra, 414);
+}
+
+int sk__http_head_send(sk__http_req_t *r, sk_http_head_t *h, int fallback)
+{
+    if (sk_http_head_end(h))
+        return sk_outq_append(r->out, h->buf, h->len);
+    /* Nothing of this response is queued yet (the head goes first), so the
+     * fallback replaces it whole. Closing keeps the framing of whatever
+     * the client pipelined behind this request out of doubt. */
+    r->keep_alive = false;
+    r->body_bytes = 0;
+    int rc = simple_response(r, fallback, NULL, 500);
+    return rc < 0 ? rc : 1;
+}
+
+/* Answers status and closes: the framing of anything after the request
+ * is unknown (or the client is too slow to keep). */
+static int reject_status(struct http_sess *s, sk_proto_ctx_t *ctx, struct http_worker *w,
+                         int status)
 {
     time_t now;
     char fallback[SK_DATE_LEN + 1];
@@ -222,13 +246,23 @@ static int http_reject(struct http_sess *s, sk_proto_ctx_t *ctx, struct http_wor
     }
     sk__http_req_t r = {.cfg = s->cfg, .out = ctx->out, .date = date, .now = now};
     uint64_t start = sk_clock_us();
-    int rc = sk__http_simple(&r, sk_http_error_status(why), NULL);
+    int rc = sk__http_simple(&r, status, NULL);
     log_request(s, w, NULL, &r, start);
     return rc < 0 ? rc : SK_PROTO_CLOSE;
 }
 
+/* A request the parser refused: the status its reason maps to. */
+static int http_reject(struct http_sess *s, sk_proto_ctx_t *ctx, struct http_worker *w,
+                       enum sk_http_error why)
+{
+    return reject_status(s, ctx, w, sk_http_error_status(why));
+}
+
+/* Builds the response to req into out. *keep_alive says whether the
+ * connection may stay open; the response may clear it (a head that did
+ * not fit was replaced by an error that closes). */
 static int respond(struct http_sess *s, const sk_http_request_t *req, sk_outq_t *out,
-                   sk_proto_ctx_t *ctx, struct http_worker *w, bool keep_alive)
+                   struct http_worker *w, bool *keep_alive)
 {
     time_t now;
     char fallback[SK_DATE_LEN + 1];
@@ -247,13 +281,12 @@ static int respond(struct http_sess *s, const sk_http_request_t *req, sk_outq_t 
         .out = out,
         .date = date,
         .now = now,
-        .keep_alive = keep_alive,
+        .keep_alive = *keep_alive,
         .head_only = req->method_id == SK_HTTP_HEAD,
         .cache = w != NULL ? w->cache : NULL,
         .spare_fd = w != NULL ? &w->spare_fd : NULL,
     };
     int rc;
-    (void)ctx;
     switch (req->method_id) {
     case SK_HTTP_GET:
     case SK_HTTP_HEAD:
@@ -273,6 +306,7 @@ static int respond(struct http_sess *s, const sk_http_request_t *req, sk_outq_t 
     log_request(s, w, req, &r, start);
     if (w != NULL)
         spare_refill(w);
+    *keep_alive = r.keep_alive;
     return rc;
 }
 
@@ -282,6 +316,7 @@ static int body_done(struct http_sess *s, sk_proto_ctx_t *ctx)
     sk_outq_move(ctx->out, &s->held);
     s->state = S_HEAD;
     s->head_start_ms = 0;
+    s->body_end_ms = 0;
     return s->close_after ? SK_PROTO_CLOSE : SK_PROTO_OK;
 }
 
@@ -296,6 +331,21 @@ static int http_input(void *sess_, const char *data, size_t len, size_t *consume
 {
     struct http_sess *s = sess_;
     struct http_worker *w = ctx->worker;
+
+    /* Bytes that arrive after the phase's deadline are refused here, so a
+     * client trickling one byte per read is cut off on every engine, not
+     * only where a timer fires between reads. The held response has not
+     * started, so the client is told why (RFC 9110 §15.5.9). */
+    if (s->state != S_HEAD && s->body_end_ms != 0 && ctx->now_ms >= s->body_end_ms) {
+        sk_outq_clear(&s->held);
+        *consumed = len;
+        return reject_status(s, ctx, w, 408);
+    }
+    if (s->state == S_HEAD && s->partial && s->cfg->header_timeout_ms != 0 &&
+        ctx->now_ms >= s->head_start_ms + s->cfg->header_timeout_ms) {
+        *consumed = len;
+        return reject_status(s, ctx, w, 408);
+    }
 
     if (s->state == S_BODY_LENGTH) {
         size_t take = len < s->body_left ? len : (size_t)s->body_left;
@@ -344,17 +394,20 @@ static int http_input(void *sess_, const char *data, size_t len, size_t *consume
     bool has_body = req.chunked || (req.has_content_length && req.content_length > 0);
     if (!has_body) {
         s->head_start_ms = 0;
-        int rc = respond(s, &req, ctx->out, ctx, w, keep);
+        int rc = respond(s, &req, ctx->out, w, &keep);
         if (rc < 0)
             return rc;
         return keep ? SK_PROTO_OK : SK_PROTO_CLOSE;
     }
     /* The response waits until the body is read, so a body over --max-body
      * can still be answered with 413 instead of it. */
-    int rc = respond(s, &req, &s->held, ctx, w, keep);
+    int rc = respond(s, &req, &s->held, w, &keep);
     if (rc < 0)
         return rc;
     s->close_after = !keep;
+    /* RFC 9112 gives no bound; ours is absolute so a body trickled a byte
+     * at a time cannot hold the connection for days. */
+    s->body_end_ms = s->cfg->body_timeout_ms ? ctx->now_ms + s->cfg->body_timeout_ms : 0;
     if (req.chunked) {
         s->state = S_BODY_CHUNKED;
         sk_http_chunked_init(&s->chunked);
@@ -371,14 +424,32 @@ static uint64_t http_deadline(void *sess_, uint64_t last_ms, bool pending)
     const sk_http_config_t *cfg = s->cfg;
     if (pending)
         return cfg->send_timeout_ms ? last_ms + cfg->send_timeout_ms : 0;
+    /* The body phase: the whole body by body_end_ms, however it trickles. */
     if (s->state != S_HEAD)
-        return cfg->header_timeout_ms ? last_ms + cfg->header_timeout_ms : 0;
+        return s->body_end_ms;
     /* A head (or a new connection's first one) must be complete within the
      * header timeout counted from its start, however slowly it trickles in:
      * that is what stops slowloris. */
     if (s->partial || s->head_start_ms != 0)
         return cfg->header_timeout_ms ? s->head_start_ms + cfg->header_timeout_ms : 0;
     return cfg->idle_timeout_ms ? last_ms + cfg->idle_timeout_ms : 0;
+}
+
+/* A phase deadline passed with nothing being sent. A client in the middle
+ * of a head or a body is told why (RFC 9110 §15.5.9: 408); an idle
+ * keep-alive connection, or one that never sent a byte, just closes, as
+ * nginx does. */
+static void http_timeout(void *sess_, sk_proto_ctx_t *ctx, bool output_pending)
+{
+    struct http_sess *s = sess_;
+    if (output_pending)
+        return;
+    if (s->state != S_HEAD) {
+        sk_outq_clear(&s->held);
+        (void)reject_status(s, ctx, ctx->worker, 408);
+    } else if (s->partial) {
+        (void)reject_status(s, ctx, ctx->worker, 408);
+    }
 }
 
 static bool http_idle(void *sess_)
@@ -393,6 +464,7 @@ static const sk_proto_t http_proto = {
     .open = http_open,
     .input = http_input,
     .deadline_ms = http_deadline,
+    .timeout = http_timeout,
     .idle = http_idle,
     .close = http_close,
 };
@@ -405,6 +477,7 @@ void sk_http_config_defaults(sk_http_config_t *cfg)
     cfg->limits.max_headers = SK_HTTP_DEFAULT_MAX_HEADERS;
     cfg->limits.max_body = SK_HTTP_DEFAULT_MAX_BODY;
     cfg->header_timeout_ms = 10000;
+    cfg->body_timeout_ms = 30000;
     cfg->idle_timeout_ms = 60000;
     cfg->send_timeout_ms = 60000;
     cfg->index = "index.html";

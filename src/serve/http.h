@@ -15,10 +15,11 @@
 #include "serve/access_log.h"
 
 typedef struct sk_http_config {
-    const char *root;        /* as given, for messages */
-    int root_fd;             /* O_PATH directory fd everything opens beneath */
-    sk_http_limits_t limits; /* --max-header-bytes, --max-headers, --max-body */
-    unsigned header_timeout_ms;
+    const char *root;           /* as given, for messages */
+    int root_fd;                /* O_PATH directory fd everything opens beneath */
+    sk_http_limits_t limits;    /* --max-header-bytes, --max-headers, --max-body */
+    unsigned header_timeout_ms; /* a whole head, from its first byte; 0: none */
+    unsigned body_timeout_ms;   /* a whole body, from the end of its head; 0: none */
     unsigned idle_timeout_ms;
     unsigned send_timeout_ms;
     const char *index;           /* --index, default index.html */

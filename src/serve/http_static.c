@@ -17,93 +17,27 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Bodies up to this size are read into the output queue right behind the
  * head: one send instead of a send plus a sendfile. */
 #define INLINE_BODY_MAX (16u * 1024u)
-#define PATH_MAX_LEN 4096
 
 static const char multipart_boundary[] = "sockkit-byteranges-5a1c3e";
-
-static bool openat2_missing;
-
-/* The per-component fallback for kernels without openat2: each component
- * is opened with O_NOFOLLOW beneath the previous one, so a symlink anywhere
- * fails (ELOOP) instead of leading outside the root. */
-static int open_walk(int rootfd, const char *rel, int flags)
-{
-    char buf[PATH_MAX_LEN];
-    size_t n = strlen(rel);
-    if (n >= sizeof(buf))
-        return -ENAMETOOLONG;
-    memcpy(buf, rel, n + 1);
-    int dirfd = dup(rootfd);
-    if (dirfd < 0)
-        return -errno;
-    char *save = NULL;
-    char *comp = strtok_r(buf, "/", &save);
-    if (comp == NULL) {
-        int fd = openat(rootfd, ".", flags | O_NOFOLLOW);
-        close(dirfd);
-        return fd < 0 ? -errno : fd;
-    }
-    while (comp != NULL) {
-        char *next = strtok_r(NULL, "/", &save);
-        int fd = openat(dirfd, comp,
-                        next != NULL ? O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
-                                     : flags | O_NOFOLLOW);
-        int e = errno;
-        close(dirfd);
-        if (fd < 0)
-            return -e;
-        dirfd = fd;
-        comp = next;
-    }
-    return dirfd;
-}
-
-/* Opens rel (relative, no leading '/') beneath rootfd. Symlinks that stay
- * inside the root are followed; anything that would leave it fails with
- * -EXDEV. Returns an fd or a negative errno. */
-static int open_beneath(int rootfd, const char *rel, int flags)
-{
-    if (rel[0] == '\0')
-        rel = ".";
-    flags |= O_CLOEXEC | O_NOCTTY;
-    if (!openat2_missing) {
-        struct open_how how = {
-            .flags = (uint64_t)flags,
-            .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-        };
-        long fd;
-        do {
-            fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
-        } while (fd < 0 && (errno == EINTR || errno == EAGAIN));
-        if (fd >= 0)
-            return (int)fd;
-        if (errno != ENOSYS)
-            return -errno;
-        openat2_missing = true;
-    }
-    return open_walk(rootfd, rel, flags);
-}
 
 /* open_beneath, giving up the worker's spare descriptor once when the
  * process is out of them: the request is served and the spare comes back
  * when the response is queued. */
 static int open_file(sk__http_req_t *r, const char *rel, int flags)
 {
-    int fd = open_beneath(r->cfg->root_fd, rel, flags);
+    int fd = sk__open_beneath(r->cfg->root_fd, rel, flags);
     if ((fd == -EMFILE || fd == -ENFILE) && r->spare_fd != NULL && *r->spare_fd >= 0) {
         close(*r->spare_fd);
         *r->spare_fd = -1;
-        fd = open_beneath(r->cfg->root_fd, rel, flags);
+        fd = sk__open_beneath(r->cfg->root_fd, rel, flags);
     }
     return fd;
 }
@@ -134,6 +68,15 @@ static void head_connection(sk_http_head_t *h, const sk__http_req_t *r)
         sk_http_head_str(h, "Connection: keep-alive\r\n");
 }
 
+/* Every head here is bounded by our own fields (ETag, dates, a MIME type
+ * from the table), so one that does not fit is our fault: 500. Returns 0
+ * when the head was queued (the body may follow), 1 when a complete error
+ * response replaced it, or -ENOMEM. */
+static int send_head(sk__http_req_t *r, sk_http_head_t *h)
+{
+    return sk__http_head_send(r, h, 500);
+}
+
 static int redirect_to_slash(sk__http_req_t *r, const char *norm)
 {
     sk_buf_t loc;
@@ -160,7 +103,7 @@ static int serve_listing(sk__http_req_t *r, int dirfd, const char *norm)
 {
     sk_buf_t page;
     sk_buf_init(&page);
-    int rc = sk_dirlist_html(dirfd, norm, r->cfg->dotfiles, &page);
+    int rc = sk_dirlist_html(r->cfg->root_fd, dirfd, norm, r->cfg->dotfiles, &page);
     if (rc < 0) {
         sk_buf_fini(&page);
         return rc == -ENOMEM ? -ENOMEM : sk__http_simple(r, status_for_errno(rc), NULL);
@@ -174,13 +117,14 @@ static int serve_listing(sk__http_req_t *r, int dirfd, const char *norm)
     sk_http_head_str(h, "Content-Type: text/html; charset=utf-8\r\nCache-Control: no-cache\r\n");
     sk_http_head_field_u64(h, "Content-Length", page.len);
     head_connection(h, r);
-    sk_http_head_end(h);
-    rc = sk_outq_append(r->out, h->buf, h->len);
+    r->status = 200;
+    rc = send_head(r, h);
     if (rc == 0 && !r->head_only) {
         rc = sk_outq_append(r->out, sk_buf_head(&page), page.len);
         r->body_bytes = page.len;
     }
-    r->status = 200;
+    if (rc > 0)
+        rc = 0;
     sk_free(h);
     sk_buf_fini(&page);
     return rc;
@@ -251,7 +195,7 @@ static void choose_precompressed(sk__http_req_t *r, const char *rel, struct file
     }
     if (!want_br && !want_gz)
         return;
-    char name[PATH_MAX_LEN + 4];
+    char name[SK__PATH_MAX + 4];
     size_t n = strlen(rel);
     if (n + 4 > sizeof(name))
         return;
@@ -268,7 +212,7 @@ static void choose_precompressed(sk__http_req_t *r, const char *rel, struct file
             continue;
         memcpy(name, rel, n);
         memcpy(name + n, variants[i].ext, 4);
-        int fd = open_beneath(r->cfg->root_fd, name, O_RDONLY | O_NONBLOCK);
+        int fd = sk__open_beneath(r->cfg->root_fd, name, O_RDONLY | O_NONBLOCK);
         if (fd < 0)
             continue;
         if (fstat(fd, &sts[variants[i].coding]) != 0 || !S_ISREG(sts[variants[i].coding].st_mode)) {
@@ -308,13 +252,6 @@ static void head_entity(sk_http_head_t *h, const sk__http_req_t *r, const struct
     head_connection(h, r);
 }
 
-static int send_head(sk__http_req_t *r, sk_http_head_t *h)
-{
-    if (!sk_http_head_end(h))
-        return -ENOMEM;
-    return sk_outq_append(r->out, h->buf, h->len);
-}
-
 static void head_content_range(sk_http_head_t *h, uint64_t a, uint64_t b, uint64_t size)
 {
     sk_http_head_str(h, "Content-Range: bytes ");
@@ -348,6 +285,12 @@ static int send_multipart(sk__http_req_t *r, sk_http_head_t *h, struct file_info
             head_content_range(part, set->r[i].start, set->r[i].end, (uint64_t)f->st.st_size);
             sk_http_head_raw(part, "\r\n", 2);
             uint64_t len = set->r[i].end - set->r[i].start + 1;
+            if (pass == 0 && part->overflow) {
+                /* A part head that cannot fit (an absurd MIME type): nothing
+                 * has been queued yet, so a whole 500 takes its place. */
+                sk_free(part);
+                return sk__http_simple(r, 500, NULL);
+            }
             if (pass == 0) {
                 total += part->len + len;
                 continue;
@@ -372,9 +315,9 @@ static int send_multipart(sk__http_req_t *r, sk_http_head_t *h, struct file_info
             sk_http_head_field_u64(h, "Content-Length", total);
             head_entity(h, r, f);
             int rc = send_head(r, h);
-            if (rc < 0 || r->head_only) {
+            if (rc != 0 || r->head_only) {
                 sk_free(part);
-                return rc;
+                return rc < 0 ? rc : 0;
             }
             continue;
         }
@@ -392,9 +335,11 @@ static int serve_file(sk__http_req_t *r, struct file_info *f, const char *rel)
     if (req->accept_encoding.len > 0 && f->mem == NULL)
         choose_precompressed(r, rel, f);
     uint64_t size = (uint64_t)f->st.st_size;
-    f->etag_len = (size_t)sk_cond_etag_make(
-        f->etag, sizeof(f->etag), size,
-        (int64_t)f->st.st_mtim.tv_sec * 1000000000 + f->st.st_mtim.tv_nsec, (uint64_t)f->st.st_ino);
+    /* Unsigned: tv_sec * 10^9 overflows int64_t for times after 2262. */
+    uint64_t mtime_ns =
+        (uint64_t)f->st.st_mtim.tv_sec * 1000000000u + (uint64_t)f->st.st_mtim.tv_nsec;
+    f->etag_len =
+        (size_t)sk_cond_etag_make(f->etag, sizeof(f->etag), size, mtime_ns, (uint64_t)f->st.st_ino);
     sk_date_format(f->st.st_mtim.tv_sec, f->last_modified);
 
     /* RFC 9110 §13.2.2: preconditions before Range. */
@@ -411,8 +356,8 @@ static int serve_file(sk__http_req_t *r, struct file_info *f, const char *rel)
     if (cr == SK_COND_NOT_MODIFIED) {
         sk_http_head_start(h, 304, r->date);
         head_entity(h, r, f);
-        rc = send_head(r, h);
         r->status = 304;
+        rc = send_head(r, h) < 0 ? -ENOMEM : 0;
         goto out;
     }
 
@@ -429,8 +374,8 @@ static int serve_file(sk__http_req_t *r, struct file_info *f, const char *rel)
         sk_http_head_raw(h, "\r\n", 2);
         sk_http_head_str(h, "Content-Length: 0\r\n");
         head_entity(h, r, f);
-        rc = send_head(r, h);
         r->status = 416;
+        rc = send_head(r, h) < 0 ? -ENOMEM : 0;
         goto out;
     }
     if (set.kind == SK_RANGE_SATISFIABLE && set.n > 1) {
@@ -461,6 +406,8 @@ static int serve_file(sk__http_req_t *r, struct file_info *f, const char *rel)
         f->give = true;
         rc = queue_body(r, f, off, len);
     }
+    if (rc > 0)
+        rc = 0;
 out:
     sk_free(h);
     return rc;
@@ -471,7 +418,7 @@ out:
  * compressed copy, or the reverse. */
 static bool has_sibling(int rootfd, const char *rel)
 {
-    char name[PATH_MAX_LEN + 4];
+    char name[SK__PATH_MAX + 4];
     size_t n = strlen(rel);
     if (n + 4 > sizeof(name))
         return false;
@@ -499,23 +446,16 @@ static bool wants_coding(const sk_http_request_t *req)
     return false;
 }
 
-int sk__http_static(sk__http_req_t *r)
+/* Serves norm, a normalised path of n bytes that fits SK__PATH_MAX. */
+static int serve_path(sk__http_req_t *r, const char *norm, int n)
 {
     const sk_http_request_t *req = r->req;
     const sk_http_config_t *cfg = r->cfg;
-    char norm[PATH_MAX_LEN + 2];
-    enum sk_path_reason why = SK_PATH_OK;
-    if (req->path.len + 2 > sizeof(norm))
-        return sk__http_simple(r, 414, NULL);
-    int n =
-        sk_path_normalize(req->path.ptr, req->path.len, norm, sizeof(norm), SK_PATH_DEFAULT, &why);
-    if (n < 0)
-        return sk__http_simple(r, sk_path_reason_status(why), NULL);
     if (!cfg->dotfiles && sk_path_is_hidden(norm))
         return sk__http_simple(r, 404, NULL);
 
     /* norm always starts with '/'; openat wants it relative. */
-    char rel[PATH_MAX_LEN + 2];
+    char rel[SK__PATH_MAX + 2];
     size_t rlen = (size_t)n - 1;
     memcpy(rel, norm + 1, rlen + 1);
     while (rlen > 0 && rel[rlen - 1] == '/')
@@ -557,7 +497,7 @@ int sk__http_static(sk__http_req_t *r)
             rc = redirect_to_slash(r, norm);
             goto out;
         }
-        char idx[PATH_MAX_LEN + 2];
+        char idx[SK__PATH_MAX + 2];
         int m = snprintf(idx, sizeof(idx), "%s%s%s", rel, rlen ? "/" : "", cfg->index);
         int ifd = m > 0 && (size_t)m < sizeof(idx) ? open_file(r, idx, O_RDONLY | O_NONBLOCK)
                                                    : -ENAMETOOLONG;
@@ -592,7 +532,7 @@ int sk__http_static(sk__http_req_t *r)
     if (!wants_coding(req))
         f.vary = has_sibling(cfg->root_fd, rel);
     if (cacheable) {
-        sk_cached_file_t *e = sk_file_cache_put(r->cache, rel, rlen, &f.st, f.fd);
+        sk_cached_file_t *e = sk_file_cache_put(r->cache, rel, rlen, &f.st, f.fd, r->now);
         if (e != NULL) {
             f.mem = e->data;
             e->vary = f.vary;
@@ -602,5 +542,35 @@ int sk__http_static(sk__http_req_t *r)
 out:
     if (f.fd >= 0)
         close(f.fd);
+    return rc;
+}
+
+int sk__http_static(sk__http_req_t *r)
+{
+    const sk_http_request_t *req = r->req;
+    /* RFC 9112 §3: request lines of 8000 octets and more must work, so a
+     * path longer than the usual buffer is normalised on the heap: dot
+     * segments may still bring it back under PATH_MAX. The parser's
+     * --max-header-bytes bounds it. */
+    char small[SK__PATH_MAX + 2];
+    char *norm = small;
+    size_t cap = sizeof(small);
+    if (req->path.len + 2 > cap) {
+        cap = req->path.len + 2;
+        norm = sk_malloc(cap);
+        if (norm == NULL)
+            return -ENOMEM;
+    }
+    enum sk_path_reason why = SK_PATH_OK;
+    int n = sk_path_normalize(req->path.ptr, req->path.len, norm, cap, SK_PATH_DEFAULT, &why);
+    int rc;
+    if (n < 0)
+        rc = sk__http_simple(r, sk_path_reason_status(why), NULL);
+    else if ((size_t)n >= SK__PATH_MAX)
+        rc = sk__http_simple(r, 404, NULL); /* no such name can exist (ENAMETOOLONG) */
+    else
+        rc = serve_path(r, norm, n);
+    if (norm != small)
+        sk_free(norm);
     return rc;
 }

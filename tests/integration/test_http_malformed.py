@@ -100,7 +100,11 @@ CASES = [
     ("host_missing_http10_ok", R("GET / HTTP/1.0\n\n"), 200, CLOSE, "GET"),
     ("host_duplicate", R("GET / HTTP/1.1\nHost: a\nHost: b\n\n"), 400, CLOSE, "GET"),
     ("host_duplicate_same_value", R("GET / HTTP/1.1\nHost: t\nHost: t\n\n"), 400, CLOSE, "GET"),
-    ("host_empty_value_ok", R("GET / HTTP/1.1\nHost:\n\n"), 200, KEEP, "GET"),
+    # RFC 9112 §3.2: empty Host only for a target without an authority.
+    ("host_empty_origin_form_400", R("GET / HTTP/1.1\nHost:\n\n"), 400, CLOSE, "GET"),
+    ("host_empty_absolute_form_ok", R("GET http://t/ HTTP/1.1\nHost:\n\n"), 200, KEEP, "GET"),
+    # RFC 9112 §3: request lines of 8000 octets are served: the lookup says 404.
+    ("target_path_7900_404", R("GET /" + "a" * 7899 + " HTTP/1.1\nHost: t\n\n"), 404, KEEP, "GET"),
     ("host_with_space", R("GET / HTTP/1.1\nHost: a b\n\n"), 400, ANY, "GET"),
     ("host_case_insensitive_name", R("GET / HTTP/1.1\nhOsT: t\n\n"), 200, KEEP, "GET"),
     # --- header syntax ------------------------------------------------------------

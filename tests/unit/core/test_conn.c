@@ -137,6 +137,22 @@ static const sk_proto_t echo_proto = {
     .deadline_ms = echo_deadline,
 };
 
+/* Echo whose deadline says why it closes: a last "bye" at the timeout. */
+static void bye_timeout(void *sess, sk_proto_ctx_t *ctx, bool pending)
+{
+    (void)sess;
+    if (!pending)
+        (void)sk_outq_append(ctx->out, "bye", 3);
+}
+
+static const sk_proto_t bye_proto = {
+    .name = "bye",
+    .session_size = sizeof(struct echo_sess),
+    .input = echo_input,
+    .deadline_ms = echo_deadline,
+    .timeout = bye_timeout,
+};
+
 /* Answers one line at a time, and only when the previous answer is gone
  * (as HTTP keeps responses in order): pipelined lines wait unconsumed. */
 static int lines_input(void *sess, const char *data, size_t len, size_t *consumed,
@@ -348,6 +364,31 @@ static void test_protocol_deadline(void **state)
     sk__conn_free(c, 150);
 }
 
+static void test_timeout_last_reply(void **state)
+{
+    (void)state;
+    fake->write_room = SIZE_MAX;
+    sk_conn_t *c = open_conn(&bye_proto, 0);
+    sk__conn_timer(c, 100);
+    /* The last reply went out and the connection lingers. */
+    assert_int_equal(fake->out_len, 3);
+    assert_memory_equal(fake->out, "bye", 3);
+    assert_int_equal(fake->shutdowns, 1);
+    assert_false(sk__conn_closed(c));
+    sk__conn_free(c, 101);
+
+    /* A peer that does not take the last reply costs at most
+     * SK__TIMEOUT_FLUSH_MS more. */
+    memset(fake, 0, sizeof(*fake));
+    c = open_conn(&bye_proto, 0);
+    sk__conn_timer(c, 100);
+    assert_false(sk__conn_closed(c));
+    assert_int_equal(sk__conn_deadline(c), 100 + SK__TIMEOUT_FLUSH_MS);
+    sk__conn_timer(c, 100 + SK__TIMEOUT_FLUSH_MS);
+    assert_true(sk__conn_closed(c));
+    sk__conn_free(c, 100 + SK__TIMEOUT_FLUSH_MS);
+}
+
 static void test_transport_pending(void **state)
 {
     (void)state;
@@ -416,6 +457,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_close_lingers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_linger_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_protocol_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeout_last_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transport_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handshake_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drain, setup, teardown),

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <pthread.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -320,6 +323,17 @@ static void test_listen_port0(void **state)
     assert_true(c >= 0);
     /* Blocking unless asked otherwise. */
     assert_false(fcntl(c, F_GETFL) & O_NONBLOCK);
+    /* Accepted sockets inherit a bound on unsent data, so slow readers
+     * cannot pin megabytes of kernel memory each (slow-read attacks). */
+    struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 5000), 1);
+    int a = accept(fds[0], NULL, NULL);
+    assert_true(a >= 0);
+    int lowat = 0;
+    socklen_t len = sizeof(lowat);
+    assert_int_equal(getsockopt(a, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, &len), 0);
+    assert_int_equal(lowat, 256 * 1024);
+    close(a);
     close(c);
     close(fds[0]);
 }
@@ -472,6 +486,85 @@ static void test_unix_stale_live_file(void **state)
     unlink(path);
 }
 
+struct listen_job {
+    sk_endpoint_t ep;
+    int fd, rc;
+    struct sk_err e;
+};
+
+static void *listen_thread(void *arg)
+{
+    struct listen_job *j = arg;
+    j->rc = sk_endpoint_listen(&j->ep, NULL, &j->fd, 1, &j->e);
+    return NULL;
+}
+
+/* Defect: a server that has bound its socket but not yet called listen()
+ * refuses connects, so a second server starting at the same moment took
+ * the socket for stale and removed it. Start-up holds PATH.lock from the
+ * check to listen(); here the test plays the first server, holding the
+ * lock with a bound, not yet listening socket. */
+static void test_unix_lock_serialises_startup(void **state)
+{
+    (void)state;
+    char spec[128], path[100], lock[110];
+    struct listen_job j = {.fd = -1};
+    snprintf(path, sizeof(path), "%s/l.sock", tmpdir);
+    snprintf(lock, sizeof(lock), "%s.lock", path);
+    snprintf(spec, sizeof(spec), "unix:%s", path);
+    assert_int_equal(sk_endpoint_parse(&j.ep, spec, &j.e), 0);
+
+    int lk = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    assert_true(lk >= 0);
+    assert_int_equal(flock(lk, LOCK_EX), 0);
+    int first = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    assert_int_equal(bind(first, (struct sockaddr *)&a, sizeof(a)), 0);
+
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, listen_thread, &j), 0);
+    usleep(200 * 1000); /* the second server is waiting for the lock */
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0); /* and has not removed our socket */
+    assert_int_equal(listen(first, 8), 0);
+    close(lk); /* the first server is up: release */
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(j.rc, -EADDRINUSE);
+    assert_non_null(strstr(j.e.msg, "another server is listening"));
+    /* Ours is still the socket at the path, and the lock file is gone. */
+    int c = connect_to(spec, &j.e);
+    assert_true(c >= 0);
+    close(c);
+    assert_int_equal(access(lock, F_OK), -1);
+    close(first);
+    unlink(path);
+    unlink(lock);
+}
+
+/* The mode is set before bind (fchmod, umask cleared around it), so it is
+ * exact whatever the process umask, and the path is never chmod'ed. */
+static void test_unix_mode_exact(void **state)
+{
+    (void)state;
+    char spec[128], path[100];
+    sk_endpoint_t ep;
+    struct sk_err e = {0, ""};
+    snprintf(path, sizeof(path), "%s/m.sock", tmpdir);
+    snprintf(spec, sizeof(spec), "unix:%s", path);
+    assert_int_equal(sk_endpoint_parse(&ep, spec, &e), 0);
+    mode_t old = umask(027);
+    sk_listen_opts_t lo = {.mode = 0666};
+    int fd;
+    assert_int_equal(sk_endpoint_listen(&ep, &lo, &fd, 1, &e), 1);
+    assert_int_equal(umask(old), 027);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0666);
+    close(fd);
+    unlink(path);
+}
+
 static void test_unix_abstract(void **state)
 {
     (void)state;
@@ -591,6 +684,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_valid),
+
         cmocka_unit_test(test_parse_malformed),
         cmocka_unit_test(test_parse_unix_length),
         cmocka_unit_test(test_format_roundtrip),
@@ -602,6 +696,8 @@ int main(void)
         cmocka_unit_test(test_connect_refused),
         cmocka_unit_test(test_connect_on_attempt),
         cmocka_unit_test(test_unix_stale_live_file),
+        cmocka_unit_test(test_unix_lock_serialises_startup),
+        cmocka_unit_test(test_unix_mode_exact),
         cmocka_unit_test(test_unix_abstract),
         cmocka_unit_test(test_unixgram_autobind_reply),
         cmocka_unit_test(test_udp_listen_connect),

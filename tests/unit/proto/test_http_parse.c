@@ -26,6 +26,7 @@ static const sk_http_limits_t lim27 = {.max_header_bytes = 27};
 static const sk_http_limits_t lim26 = {.max_header_bytes = 26};
 static const sk_http_limits_t hdr2 = {.max_headers = 2};
 static const sk_http_limits_t bigbody = {.max_body = UINT64_MAX};
+static const sk_http_limits_t nobody = {.max_body = 0};
 
 struct row {
     const char *in;
@@ -96,7 +97,12 @@ static const struct row rows[] = {
     OK("GET /" H11 "X:  \t v a l \t \r\n\r\n", SK_HTTP_GET, "/", "", 1, true),
     OK("GET /" H11 "X: \x80\xff obs-text\r\n\r\n", SK_HTTP_GET, "/", "", 1, true),
     OK("GET /" H11 "X: a\tb\r\n\r\n", SK_HTTP_GET, "/", "", 1, true),
-    OK("GET / HTTP/1.1\r\nHost:\r\n\r\n", SK_HTTP_GET, "/", "", 1, true),
+    /* RFC 9112 §3.2: an empty Host is for targets without an authority;
+     * origin-form and asterisk-form always have one (the server's). */
+    BAD("GET / HTTP/1.1\r\nHost:\r\n\r\n", SK_HTTP_E_HOST_EMPTY, 400),
+    BAD("OPTIONS * HTTP/1.1\r\nHost: \t\r\n\r\n", SK_HTTP_E_HOST_EMPTY, 400),
+    OK("GET http://a/ HTTP/1.1\r\nHost:\r\n\r\n", SK_HTTP_GET, "/", "", 1, true),
+    OK("GET / HTTP/1.0\r\nHost:\r\n\r\n", SK_HTTP_GET, "/", "", 0, false),
     OK("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", SK_HTTP_GET, "/", "", 1, true),
     OK("GET /a%20b/~c/!$&'()*+,;=:@ HTTP/1.1\r\nHost: a\r\n\r\n", SK_HTTP_GET,
        "/a%20b/~c/!$&'()*+,;=:@", "", 1, true),
@@ -198,6 +204,10 @@ static const struct row rows[] = {
     BAD("POST /" H11 "Content-Length: 5, 6\r\n\r\n", SK_HTTP_E_CL_CONFLICT, 400),
     BAD("POST /" H11 "Content-Length: 5\r\nContent-Length: 6\r\n\r\n", SK_HTTP_E_CL_CONFLICT, 400),
     BAD("POST /" H11 "Content-Length: 1048577\r\n\r\n", SK_HTTP_E_BODY_TOO_LARGE, 413),
+    /* --max-body 0: no body at all, though an explicit empty one is fine. */
+    BADL("POST /" H11 "Content-Length: 5\r\n\r\n", SK_HTTP_E_BODY_TOO_LARGE, 413, &nobody),
+    BADL("POST /" H11 "Content-Length: 1\r\n\r\n", SK_HTTP_E_BODY_TOO_LARGE, 413, &nobody),
+    OKL("POST /" H11 "Content-Length: 0\r\n\r\n", &nobody, SK_HTTP_POST, "/", "", 1, true),
     /* Transfer-Encoding. */
     BAD("POST /" H11 "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", SK_HTTP_E_TE_AND_CL,
         400),
@@ -445,7 +455,7 @@ static void test_limits_early(void **state)
 static void test_status_and_reason(void **state)
 {
     (void)state;
-    for (int e = SK_HTTP_E_NONE; e <= SK_HTTP_E_BODY_TOO_LARGE; e++) {
+    for (int e = SK_HTTP_E_NONE; e <= SK_HTTP_E_HOST_EMPTY; e++) {
         int s = sk_http_error_status((enum sk_http_error)e);
         assert_true(s == 200 || s == 400 || s == 413 || s == 414 || s == 431 || s == 501 ||
                     s == 505);

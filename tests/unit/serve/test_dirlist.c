@@ -24,7 +24,8 @@
 #define HOSTILE "<b>&\"x'.txt"
 
 static char tmpdir[PATH_MAX];
-static int dfd = -1;
+static int rootfd = -1; /* the served root, tmpdir */
+static int dfd = -1;    /* tmpdir/sub, the directory listed as "/sub/" */
 
 static void make_file(const char *name, off_t size, time_t mtime)
 {
@@ -44,7 +45,10 @@ static int setup(void **state)
     snprintf(tmpdir, sizeof(tmpdir), "%s/sk_dirlist_XXXXXX", base ? base : "/tmp");
     if (mkdtemp(tmpdir) == NULL)
         return -1;
-    dfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    rootfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0 || mkdirat(rootfd, "sub", 0755) < 0)
+        return -1;
+    dfd = openat(rootfd, "sub", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         return -1;
     make_file(HOSTILE, 10, 1000000000);   /* 2001-09-09 01:46:40 UTC */
@@ -62,20 +66,28 @@ static int setup(void **state)
         return -1;
     if (mkfifoat(dfd, "fifo", 0644) < 0)
         return -1;
+    /* Links that leave the root (absolute, or climbing out) and one from a
+     * subdirectory back up to a file that is inside. */
+    if (symlinkat("/etc/passwd", dfd, "outside") < 0 ||
+        symlinkat("../../../etc", dfd, "climb") < 0 || symlinkat("../a.txt", dfd, "Adir/up") < 0)
+        return -1;
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    static const char *files[] = {HOSTILE,   "a.txt",  "b.txt", "big.bin", "mid.bin", "x:y",
-                                  ".hidden", "broken", "link",  "loop",    "fifo"};
+    static const char *files[] = {HOSTILE, "a.txt",   "b.txt",  "big.bin", "mid.bin",
+                                  "x:y",   ".hidden", "broken", "link",    "loop",
+                                  "fifo",  "outside", "climb",  "Adir/up"};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
         unlinkat(dfd, files[i], 0);
     unlinkat(dfd, "zdir", AT_REMOVEDIR);
     unlinkat(dfd, "Adir", AT_REMOVEDIR);
     unlinkat(dfd, ".git", AT_REMOVEDIR);
     close(dfd);
+    unlinkat(rootfd, "sub", AT_REMOVEDIR);
+    close(rootfd);
     rmdir(tmpdir);
     return 0;
 }
@@ -85,7 +97,7 @@ static char *listing(const char *url_path, bool dotfiles)
 {
     sk_buf_t b;
     sk_buf_init(&b);
-    assert_int_equal(sk_dirlist_html(dfd, url_path, dotfiles, &b), 0);
+    assert_int_equal(sk_dirlist_html(rootfd, dfd, url_path, dotfiles, &b), 0);
     char *s = malloc(b.len + 1);
     assert_non_null(s);
     memcpy(s, sk_buf_head(&b), b.len);
@@ -184,7 +196,7 @@ static void test_parent_link(void **state)
 static void test_links_and_specials(void **state)
 {
     (void)state;
-    char *s = listing("/", true);
+    char *s = listing("/sub/", true);
     assert_null(strstr(s, "broken"));
     assert_null(strstr(s, "loop"));
     assert_null(strstr(s, "fifo"));
@@ -215,12 +227,12 @@ static void test_append_and_fd(void **state)
     sk_buf_init(&b);
     assert_int_equal(sk_buf_append(&b, "HDR", 3), 0);
     off_t before = lseek(dfd, 0, SEEK_CUR);
-    assert_int_equal(sk_dirlist_html(dfd, "/", false, &b), 0);
+    assert_int_equal(sk_dirlist_html(rootfd, dfd, "/sub/", false, &b), 0);
     assert_int_equal(lseek(dfd, 0, SEEK_CUR), before);
     assert_memory_equal(sk_buf_head(&b), "HDR<!DOCTYPE html>", 18);
     size_t first = b.len - 3;
     /* The same listing again: nothing was consumed from dfd. */
-    assert_int_equal(sk_dirlist_html(dfd, "/", false, &b), 0);
+    assert_int_equal(sk_dirlist_html(rootfd, dfd, "/sub/", false, &b), 0);
     assert_int_equal(b.len, 3 + 2 * first);
     assert_true(fcntl(dfd, F_GETFD) >= 0);
     sk_buf_fini(&b);
@@ -233,23 +245,23 @@ static void test_errors(void **state)
     sk_buf_t b;
     sk_buf_init(&b);
     assert_int_equal(sk_buf_append(&b, "keep", 4), 0);
-    assert_int_equal(sk_dirlist_html(-1, "/", false, &b), -EBADF);
+    assert_int_equal(sk_dirlist_html(-1, -1, "/", false, &b), -EBADF);
     int fd = openat(dfd, "a.txt", O_RDONLY | O_CLOEXEC);
     assert_true(fd >= 0);
-    assert_int_equal(sk_dirlist_html(fd, "/", false, &b), -ENOTDIR);
+    assert_int_equal(sk_dirlist_html(rootfd, fd, "/sub/", false, &b), -ENOTDIR);
     close(fd);
     assert_int_equal(b.len, 4);
     assert_memory_equal(sk_buf_head(&b), "keep", 4);
 
     /* Fail each allocation in turn until the listing succeeds. */
-    char *want = listing("/d/", true);
+    char *want = listing("/sub/", true);
     int failures = 0;
     for (long n = 1;; n++) {
         sk_buf_t o;
         sk_buf_init(&o);
         assert_int_equal(sk_buf_append(&o, "keep", 4), 0);
         sk_alloc_fail_after(n);
-        int rc = sk_dirlist_html(dfd, "/d/", true, &o);
+        int rc = sk_dirlist_html(rootfd, dfd, "/sub/", true, &o);
         sk_alloc_fail_after(0);
         if (rc == 0) {
             assert_int_equal(o.len, 4 + strlen(want));
@@ -277,7 +289,7 @@ static void test_empty_dir(void **state)
     assert_true(fd >= 0);
     sk_buf_t b;
     sk_buf_init(&b);
-    assert_int_equal(sk_dirlist_html(fd, "/zdir/", false, &b), 0);
+    assert_int_equal(sk_dirlist_html(rootfd, fd, "/sub/zdir/", false, &b), 0);
     close(fd);
     assert_int_equal(sk_buf_append(&b, "", 1), 0);
     const char *s = sk_buf_head(&b);
@@ -287,13 +299,40 @@ static void test_empty_dir(void **state)
     sk_buf_fini(&b);
 }
 
+/* Entries that resolve outside the root are not listed at all (their
+ * target's size and date would leak); a link that stays inside, even one
+ * that climbs out of its own directory, is listed as its target. */
+static void test_links_outside_root(void **state)
+{
+    (void)state;
+    char *s = listing("/sub/", false);
+    assert_null(strstr(s, "outside"));
+    assert_null(strstr(s, "climb"));
+    free(s);
+
+    int fd = openat(dfd, "Adir", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    sk_buf_t b;
+    sk_buf_init(&b);
+    assert_int_equal(sk_dirlist_html(rootfd, fd, "/sub/Adir/", false, &b), 0);
+    close(fd);
+    assert_int_equal(sk_buf_append(&b, "", 1), 0);
+    assert_non_null(strstr(sk_buf_head(&b), "<a href=\"up\">up</a></td><td>512</td>"));
+    sk_buf_fini(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_escaping),           cmocka_unit_test(test_sort_order),
-        cmocka_unit_test(test_dotfiles),           cmocka_unit_test(test_parent_link),
-        cmocka_unit_test(test_links_and_specials), cmocka_unit_test(test_sizes_and_dates),
-        cmocka_unit_test(test_append_and_fd),      cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_links_outside_root),
+        cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_sort_order),
+        cmocka_unit_test(test_dotfiles),
+        cmocka_unit_test(test_parent_link),
+        cmocka_unit_test(test_links_and_specials),
+        cmocka_unit_test(test_sizes_and_dates),
+        cmocka_unit_test(test_append_and_fd),
+        cmocka_unit_test(test_errors),
         cmocka_unit_test(test_empty_dir),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
