@@ -25,21 +25,26 @@ static const char get_usage[] =
     "                          '-o -' is stdout\n"
     "  -O, --remote-name       name the file after the last segment of the URL\n"
     "  -i, --include           print the status line and headers before the body\n"
-    "  -I, --head              send HEAD and print the response head\n"
+    "  -I, --head              send HEAD and print the response head (into the\n"
+    "                          -o/-O file when one is given, as curl)\n"
     "      --json              one JSON object per URL on stdout instead of the body\n"
     "                          (url, status, headers, timings_ms, sizes, remote and\n"
-    "                          local address, reused)\n"
+    "                          local address, reused); a repeated field is joined\n"
+    "                          with ', ', except Set-Cookie, which is a list\n"
     "  -v, --verbose           the socket-level story on stderr: every resolved\n"
     "                          address, each connect attempt and its result, local and\n"
     "                          remote address, TLS details, request and response\n"
     "                          headers, timings (dns, connect, tls, ttfb, total)\n"
     "      --tcp-info          print the kernel's TCP_INFO after each transfer\n"
     "      --progress / --no-progress  force the progress bar (default: on when\n"
-    "                          stderr is a terminal and the body is over 256 KiB)\n"
+    "                          stderr is a terminal, the body is over 256 KiB and\n"
+    "                          it does not go to the terminal itself)\n"
     "\n"
     "Request:\n"
     "  -H, --header 'N: V'     add a header (repeatable); 'N:' removes a default one,\n"
-    "                          'N;' sends it empty\n"
+    "                          'N;' sends it empty; Authorization, Cookie and Host\n"
+    "                          go only to the origin of the URL given, never to\n"
+    "                          another one a redirect points at\n"
     "  -A, --user-agent UA     User-Agent (default sockkit/VERSION)\n"
     "      --compressed        ask for gzip/deflate and decode the body\n"
     "  -L, --location          follow redirects (301, 302, 303, 307, 308)\n"
@@ -229,8 +234,10 @@ int sk_cmd_get(int argc, char **argv)
     o.tls_timeout_ms = tls.timeout_ms;
     o.insecure = tls.insecure;
     o.cacert = tls.cacert;
-    if (o.progress < 0)
-        o.progress = isatty(STDERR_FILENO) && sk_log_verbosity == 0;
+    /* Automatic (-1) stays only when stderr is a terminal; the client
+     * then also leaves out a body that goes to a terminal stdout. */
+    if (o.progress < 0 && !(isatty(STDERR_FILENO) && sk_log_verbosity == 0))
+        o.progress = 0;
     int rc = sk_get_run(&o);
     sk_free(outputs);
     sk_free(headers);

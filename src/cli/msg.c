@@ -47,7 +47,38 @@ struct printer {
     bool malformed; /* a reply was not JSON */
     bool flush;     /* flush each line (requests typed or piped in) */
     size_t n;
+    const sk_msg_lines_t *lines; /* the stdin source, or NULL for arguments */
 };
+
+/* Names the request reply n answers: its stdin line, or its argument. */
+static const char *request_name(const struct printer *pr, char *buf, size_t cap)
+{
+    size_t line = pr->lines != NULL ? sk_msg_lines_number(pr->lines, pr->n) : 0;
+    if (line != 0)
+        snprintf(buf, cap, "stdin line %zu", line);
+    else
+        snprintf(buf, cap, "request %zu", pr->n);
+    return buf;
+}
+
+/* A reply without "ok":true gets one line on stderr naming its request,
+ * so a bad line among thousands is found without counting replies. */
+static void explain_failure(const struct printer *pr, json_t *v)
+{
+    char where[64], text[300];
+    json_t *e = json_is_object(v) ? json_object_get(v, "error") : NULL;
+    const char *code = json_string_value(json_object_get(e, "code"));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    size_t i = 0;
+    for (const char *p = msg; p != NULL && *p != '\0' && i < sizeof(text) - 1; p++)
+        text[i++] = (unsigned char)*p < 0x20 ? '?' : *p;
+    text[i] = '\0';
+    request_name(pr, where, sizeof(where));
+    if (code != NULL)
+        fprintf(stderr, "sockkit msg: %s: %s%s%s\n", where, code, msg != NULL ? ": " : "", text);
+    else
+        fprintf(stderr, "sockkit msg: %s: the reply is not \"ok\":true\n", where);
+}
 
 /* Prints one reply on one line: as received when it already is one line,
  * else re-serialised compactly. */
@@ -58,14 +89,17 @@ static int print_reply(void *ctx, const char *p, size_t len)
     json_error_t jerr;
     json_t *v = json_loadb(p, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (v == NULL) {
+        char where[64];
         pr->malformed = true;
-        sk_log_error("msg: reply %zu is not valid JSON (%s at byte %d)", pr->n, jerr.text,
-                     jerr.position);
+        sk_log_error("msg: the reply to %s is not valid JSON (%s at byte %d)",
+                     request_name(pr, where, sizeof(where)), jerr.text, jerr.position);
         return 0;
     }
     json_t *ok = json_is_object(v) ? json_object_get(v, "ok") : NULL;
-    if (ok == NULL || !json_is_true(ok))
+    if (ok == NULL || !json_is_true(ok)) {
         pr->failed = true;
+        explain_failure(pr, v);
+    }
     if (memchr(p, '\n', len) == NULL && memchr(p, '\r', len) == NULL) {
         fwrite(p, 1, len, stdout);
     } else {
@@ -177,11 +211,11 @@ int sk_cmd_msg(int argc, char **argv)
 
     sk_msg_args_t args = {.args = argv + optind, .n = argc - optind};
     sk_msg_lines_t lines;
-    sk_msg_lines_init(&lines, STDIN_FILENO, o.max_frame);
+    sk_msg_lines_init(&lines, STDIN_FILENO, o.max_frame, o.window);
     sk_msg_source_t src = optind < argc
                               ? (sk_msg_source_t){sk_msg_args_next, &args, -1}
                               : (sk_msg_source_t){sk_msg_lines_next, &lines, STDIN_FILENO};
-    struct printer pr = {.flush = optind >= argc};
+    struct printer pr = {.flush = optind >= argc, .lines = optind >= argc ? &lines : NULL};
     int rc = sk_msg_client_run(t, &src, print_reply, &pr, &o, &err);
     fflush(stdout);
     if (t != &plain)
@@ -189,6 +223,9 @@ int sk_cmd_msg(int argc, char **argv)
     sk_cli_tls_client_free(tc);
     close(fd);
     sk_msg_lines_fini(&lines);
+    if (rc < 0 && lines.too_long != 0)
+        sk_cli_fail(cmd, "%s: stdin line %zu is over --max-frame (%zu bytes)", eptext,
+                    lines.too_long, o.max_frame);
     if (rc < 0)
         sk_cli_fail(cmd, "%s: %s", eptext, err.msg);
     if (pr.malformed || (fail && pr.failed))

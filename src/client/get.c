@@ -74,6 +74,9 @@ struct sink {
     char *tmp, *final;
     bool inflate;
     bool raw_deflate_tried;
+    bool z_end;        /* the compressed stream reached its end */
+    uint64_t z_in;     /* compressed bytes received */
+    const char *zname; /* "gzip" or "deflate", for messages */
     z_stream z;
     uint64_t written; /* decoded bytes delivered */
     /* Progress bar. */
@@ -99,7 +102,8 @@ struct ctx {
     const sk_get_opts_t *o;
     uint64_t deadline; /* --max-time, sk_clock_us; 0: none */
     struct conn conns[MAX_CONNS];
-    char msg[1024]; /* why the current transfer failed */
+    char msg[1024];    /* why the current transfer failed */
+    char origin0[600]; /* origin of the URL given, before any redirect */
 #ifdef SK_HAVE_OPENSSL
     sk_tls_client_t *tls;
 #endif
@@ -269,6 +273,30 @@ static int connect_failure(struct ctx *x, const sk_happy_attempt_t *a, size_t n,
     if (rc == -ETIMEDOUT)
         return failf(x, rc, "connect to %s (--connect-timeout)", list);
     return failf(x, rc, "could not connect: %s", list);
+}
+
+/* Explains a failed connect to --unix-socket PATH. connect(2) says
+ * "refused" both when nothing listens on a socket file and when PATH is
+ * not a socket at all; stat tells them apart. */
+static int unix_failure(struct ctx *x, const char *path, int rc)
+{
+    struct stat st;
+    if (rc == -ENOENT)
+        return failf(x, rc,
+                     "cannot connect to Unix socket %s: no such file (is the server "
+                     "running?)",
+                     path);
+    if (rc == -ECONNREFUSED && stat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+        return failf(x, rc, "cannot connect to Unix socket %s: it is a %s, not a socket", path,
+                     S_ISDIR(st.st_mode)   ? "directory"
+                     : S_ISREG(st.st_mode) ? "regular file"
+                                           : "special file");
+    if (rc == -ECONNREFUSED)
+        return failf(x, rc,
+                     "cannot connect to Unix socket %s: connection refused (a stale "
+                     "socket file: nothing listens on it)",
+                     path);
+    return failf(x, rc, "cannot connect to Unix socket %s: %s", path, sk_strerror(rc));
 }
 
 static void fill_names(struct conn *c)
@@ -459,10 +487,8 @@ static int conn_open(struct ctx *x, const sk_url_t *u, struct conn *c, struct re
     int fd = sk_happy_connect(addrs, (size_t)n, &ho, att, &win);
     int rc = 0;
     if (fd < 0)
-        rc = o_unix != NULL && fd != -ETIME
-                 ? failf(x, fd, "cannot connect to Unix socket %s: %s", o_unix,
-                         fd == -ENOENT ? "no such file (is the server running?)" : sk_strerror(fd))
-                 : connect_failure(x, att, (size_t)n, fd, c->label);
+        rc = o_unix != NULL && fd != -ETIME ? unix_failure(x, o_unix, fd)
+                                            : connect_failure(x, att, (size_t)n, fd, c->label);
     sk_free(att);
     sk_free(addrs);
     if (rc < 0)
@@ -596,15 +622,34 @@ int sk_get_check_header(const char *h)
     return 0;
 }
 
-/* True when a -H header names (case-insensitively) the field name. */
-static bool user_sets(const struct ctx *x, const char *name)
+/* True when the -H header h names (case-insensitively) the field name. */
+static bool header_is(const char *h, const char *name)
 {
     size_t n = strlen(name);
-    for (size_t i = 0; i < x->o->n_headers; i++) {
-        const char *h = x->o->headers[i];
-        if (strncasecmp(h, name, n) == 0 && (h[n] == ':' || h[n] == ';'))
+    return strncasecmp(h, name, n) == 0 && (h[n] == ':' || h[n] == ';');
+}
+
+/* -H headers that carry credentials or name the host go only to the
+ * origin of the URL given: a redirect to another scheme, host or port
+ * must not hand them to whoever it points at (curl does the same). */
+static bool origin_only(const char *h)
+{
+    return header_is(h, "authorization") || header_is(h, "proxy-authorization") ||
+           header_is(h, "cookie") || header_is(h, "host");
+}
+
+/* True when the -H header h is sent to u. */
+static bool header_sent(const struct ctx *x, const sk_url_t *u, const char *h)
+{
+    return !origin_only(h) || strcasecmp(u->origin, x->origin0) == 0;
+}
+
+/* True when a -H header sent to u names (case-insensitively) the field. */
+static bool user_sets(const struct ctx *x, const sk_url_t *u, const char *name)
+{
+    for (size_t i = 0; i < x->o->n_headers; i++)
+        if (header_is(x->o->headers[i], name) && header_sent(x, u, x->o->headers[i]))
             return true;
-    }
     return false;
 }
 
@@ -620,17 +665,23 @@ static int build_request(struct ctx *x, const sk_url_t *u, char *buf, size_t cap
         n += (size_t)w_;                                                                           \
     } while (0)
     PUT("%s %s HTTP/1.1\r\n", o->head ? "HEAD" : "GET", u->target);
-    if (!user_sets(x, "host"))
+    if (!user_sets(x, u, "host"))
         PUT("Host: %s\r\n", u->authority);
-    if (!user_sets(x, "user-agent"))
+    if (!user_sets(x, u, "user-agent"))
         PUT("User-Agent: %s\r\n", o->user_agent ? o->user_agent : "sockkit/" SK_VERSION);
-    if (!user_sets(x, "accept"))
+    if (!user_sets(x, u, "accept"))
         PUT("Accept: */*\r\n");
-    if (o->compressed && !user_sets(x, "accept-encoding"))
+    if (o->compressed && !user_sets(x, u, "accept-encoding"))
         PUT("Accept-Encoding: gzip, deflate\r\n");
     for (size_t i = 0; i < o->n_headers; i++) {
         const char *h = o->headers[i];
         const char *sep = h + strcspn(h, ":;");
+        if (!header_sent(x, u, h)) {
+            sk_log_info("not sending the -H %.*s header to %s (it goes only to %s, the origin "
+                        "of the URL given)",
+                        (int)(sep - h), h, u->origin, x->origin0);
+            continue;
+        }
         if (*sep == ';') {
             PUT("%.*s:\r\n", (int)(sep - h), h);
             continue;
@@ -717,6 +768,7 @@ static int sink_write(struct ctx *x, struct sink *s, const char *p, size_t n)
 {
     if (!s->inflate)
         return raw_out(x, s, p, n);
+    s->z_in += n;
     s->z.next_in = (Bytef *)(uintptr_t)p;
     s->z.avail_in = (uInt)n;
     while (s->z.avail_in > 0) {
@@ -742,8 +794,10 @@ static int sink_write(struct ctx *x, struct sink *s, const char *p, size_t n)
         int rc = raw_out(x, s, x->zout, sizeof(x->zout) - s->z.avail_out);
         if (rc < 0)
             return rc;
-        if (zr == Z_STREAM_END)
+        if (zr == Z_STREAM_END) {
+            s->z_end = true;
             break; /* trailing garbage after the stream is ignored */
+        }
         if (zr == Z_BUF_ERROR && s->z.avail_out != 0)
             break;
     }
@@ -752,10 +806,38 @@ static int sink_write(struct ctx *x, struct sink *s, const char *p, size_t n)
 
 static int sink_open_file(struct ctx *x, struct sink *s, const char *name)
 {
-    s->final = sk_xstrdup(name);
+    struct stat st, lst;
+    bool exists = stat(name, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode))
+        return failf(x, -EISDIR, "cannot write %s: it is a directory", name);
+    if (exists && !S_ISREG(st.st_mode)) {
+        /* A device, FIFO or terminal (-o /dev/null, -o /dev/stdout) is
+         * written in place: renaming a file over it would replace the
+         * device node itself. */
+        int fd = open(name, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+            return failf(x, -errno, "cannot open %s: %s", name, strerror(errno));
+        s->final = sk_xstrdup(name);
+        s->fd = fd;
+        s->kind = SINK_FILE;
+        return 0;
+    }
+    /* Through a symbolic link to a file, the file is replaced and the
+     * link kept. */
+    char *target =
+        exists && lstat(name, &lst) == 0 && S_ISLNK(lst.st_mode) ? realpath(name, NULL) : NULL;
+    if (target != NULL) {
+        s->final = sk_xstrdup(target);
+        free(target);
+        name = s->final;
+    } else {
+        s->final = sk_xstrdup(name);
+    }
     const char *slash = strrchr(name, '/');
     size_t dl = slash ? (size_t)(slash - name) + 1 : 0;
-    int w = snprintf(tmp_path, sizeof(tmp_path), "%.*s.%s.sockkit-XXXXXX", (int)dl, name,
+    /* ".NAME.sockkit-XXXXXX" must itself fit NAME_MAX (255): a long NAME
+     * is cut in the temporary name only. */
+    int w = snprintf(tmp_path, sizeof(tmp_path), "%.*s.%.200s.sockkit-XXXXXX", (int)dl, name,
                      slash ? slash + 1 : name);
     if (w < 0 || (size_t)w >= sizeof(tmp_path))
         return failf(x, -ENAMETOOLONG, "output file name too long: %s", name);
@@ -763,10 +845,12 @@ static int sink_open_file(struct ctx *x, struct sink *s, const char *name)
     if (fd < 0)
         return failf(x, -errno, "cannot create a file next to %s: %s", name, strerror(errno));
     tmp_live = 1;
-    /* mkstemp makes 0600; a download gets the usual 0666 & ~umask. */
+    /* mkstemp makes 0600. A file that is replaced keeps its mode (as
+     * curl, which writes into it, does: a 0600 file must not become
+     * world-readable); a new one gets the usual 0666 & ~umask. */
     mode_t um = umask(0);
     umask(um);
-    fchmod(fd, 0666 & ~um);
+    fchmod(fd, exists && S_ISREG(st.st_mode) ? st.st_mode & 07777 : 0666 & ~um);
     s->tmp = sk_xstrdup(tmp_path);
     s->fd = fd;
     s->kind = SINK_FILE;
@@ -778,16 +862,24 @@ static int sink_open_file(struct ctx *x, struct sink *s, const char *name)
 static int sink_close(struct ctx *x, struct sink *s, bool ok)
 {
     int rc = 0;
+    /* An empty body is let through: servers label those too. */
+    if (s->inflate && ok && !s->z_end && s->z_in > 0)
+        rc = failf(x, -EPROTO,
+                   "the %s body is truncated: the compressed stream stops before its end "
+                   "(after %llu decoded bytes)",
+                   s->zname, (unsigned long long)s->written);
     if (s->inflate)
         inflateEnd(&s->z);
+    ok = ok && rc == 0;
     if (s->kind == SINK_STDOUT && fflush(stdout) != 0 && ok)
         rc = failf(x, -EIO, "cannot write to standard output: %s", strerror(errno));
     if (s->kind == SINK_FILE) {
         if (close(s->fd) < 0 && ok)
             rc = failf(x, -errno, "cannot write %s: %s", s->final, strerror(errno));
-        if (ok && rc == 0 && rename(s->tmp, s->final) < 0)
+        /* No temporary name: written in place (a device or FIFO). */
+        if (s->tmp != NULL && ok && rc == 0 && rename(s->tmp, s->final) < 0)
             rc = failf(x, -errno, "cannot rename %s to %s: %s", s->tmp, s->final, strerror(errno));
-        if (!ok || rc < 0)
+        if (s->tmp != NULL && (!ok || rc < 0))
             unlink(s->tmp);
         tmp_live = 0;
         if (ok && rc == 0)
@@ -893,6 +985,81 @@ static void print_tcp_info(struct conn *c)
             ti.tcpi_snd_cwnd, ti.tcpi_total_retrans);
 }
 
+/* A field value as a JSON string. Values may hold obs-text (bytes 0x80 to
+ * 0xFF, RFC 9110 §5.5), which jansson refuses unless it is UTF-8: those
+ * are read as ISO-8859-1, the historical charset of HTTP fields, rather
+ * than dropping the field from --json. */
+static json_t *value_json(const char *p, size_t n)
+{
+    json_t *v = json_stringn(p, n);
+    if (v != NULL)
+        return v;
+    char *u = sk_malloc(2 * n + 1);
+    if (u == NULL)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x80) {
+            u[o++] = (char)c;
+        } else {
+            u[o++] = (char)(0xc0 | (c >> 6));
+            u[o++] = (char)(0x80 | (c & 0x3f));
+        }
+    }
+    v = json_stringn(u, o);
+    sk_free(u);
+    return v;
+}
+
+/* The response fields for --json: one member per field name (as the
+ * server spelt it first), repeated fields joined with ", " as RFC 9110
+ * §5.3 allows, except Set-Cookie, which cannot be joined (its Expires
+ * dates hold commas; §5.3) and becomes a list of its values. */
+static json_t *headers_json(const sk_http_response_t *resp)
+{
+    json_t *h = json_object();
+    for (size_t i = 0; h != NULL && i < resp->num_headers; i++) {
+        const sk_str_t *nm = &resp->headers[i].name;
+        json_t *v = value_json(resp->headers[i].value.ptr, resp->headers[i].value.len);
+        if (v == NULL)
+            continue;
+        /* Field names are case-insensitive: find an earlier spelling. */
+        const char *key = NULL, *k;
+        json_t *old = NULL, *val;
+        json_object_foreach(h, k, val)
+        {
+            if (strlen(k) == nm->len && strncasecmp(k, nm->ptr, nm->len) == 0) {
+                key = k;
+                old = val;
+                break;
+            }
+        }
+        char name[256];
+        snprintf(name, sizeof(name), "%.*s", (int)nm->len, nm->ptr);
+        if (old == NULL) {
+            json_object_set_new(h, name, v);
+        } else if (SK_TOK_EQ(nm->ptr, nm->len, "set-cookie")) {
+            if (json_is_string(old)) {
+                json_t *list = json_array();
+                json_array_append(list, old);
+                json_array_append_new(list, v);
+                json_object_set_new(h, key, list);
+            } else {
+                json_array_append_new(old, v);
+            }
+        } else {
+            char *joined = NULL;
+            if (asprintf(&joined, "%s, %s", json_string_value(old), json_string_value(v)) > 0) {
+                json_object_set_new(h, key, json_string(joined));
+                free(joined);
+            }
+            json_decref(v);
+        }
+    }
+    return h;
+}
+
 /* Sends the request for u and reads the whole response. out_name is the
  * -o/-O file for a final response (NULL: stdout). Returns 0 (r filled) or
  * a negative code with x->msg set. */
@@ -911,6 +1078,8 @@ static int transfer(struct ctx *x, const sk_url_t *u, const char *out_name, bool
     int head = 0;
 
 again:
+    if (retried)
+        r->t0 = sk_clock_us(); /* the timings are those of the exchange that answers */
     rc = conn_get(x, u, r, &c, retried);
     if (rc < 0)
         return rc;
@@ -921,6 +1090,7 @@ again:
     if (rc < 0) {
         if (r->reused && !retried && (rc == -EPIPE || rc == -ECONNRESET)) {
             /* The server closed the kept connection as we reused it. */
+            sk_log_info("the kept connection to %s closed; retrying on a new one", c->label);
             conn_close(c);
             retried = true;
             r->reused = false;
@@ -976,28 +1146,9 @@ again:
     r->head_bytes = (uint64_t)head;
     snprintf(r->remote, sizeof(r->remote), "%s", c->remote);
     snprintf(r->local, sizeof(r->local), "%s", c->local);
-    log_head("<", c->buf + resp.interim_bytes, (size_t)head - resp.interim_bytes);
-    if (o->json) {
-        r->headers = json_object();
-        for (size_t i = 0; i < resp.num_headers; i++) {
-            char name[256];
-            snprintf(name, sizeof(name), "%.*s", (int)resp.headers[i].name.len,
-                     resp.headers[i].name.ptr);
-            json_t *v = json_stringn(resp.headers[i].value.ptr, resp.headers[i].value.len);
-            json_t *old = json_object_get(r->headers, name);
-            if (old != NULL && v != NULL) {
-                /* Repeated fields form one list (RFC 9110 §5.3). */
-                char *joined = NULL;
-                if (asprintf(&joined, "%s, %s", json_string_value(old), json_string_value(v)) > 0) {
-                    json_decref(v);
-                    v = json_string(joined);
-                    free(joined);
-                }
-            }
-            if (v != NULL)
-                json_object_set_new(r->headers, name, v);
-        }
-    }
+    log_head("<", c->buf, (size_t)head); /* interim 1xx heads too */
+    if (o->json)
+        r->headers = headers_json(&resp);
 
     bool following = will_follow && is_redirect(resp.status) && resp.location.len > 0;
     if (following) {
@@ -1012,7 +1163,7 @@ again:
     /* -i/-I: the head goes where the body goes (stdout, or the -o file
      * below), as curl does. */
     bool show_head = (o->include || o->head) && !o->json;
-    bool head_to_file = show_head && !following && !o->head && out_name != NULL;
+    bool head_to_file = show_head && !following && out_name != NULL;
     if (show_head && !head_to_file)
         fwrite(c->buf + resp.interim_bytes, 1, (size_t)head - resp.interim_bytes, stdout);
     if (resp.status == 101) {
@@ -1039,7 +1190,7 @@ again:
         return failf(x, SK_GET_HTTP_ERROR, "the server answered %d %s (--fail)", resp.status,
                      r->reason);
     }
-    if (!following && !o->json && !o->head) {
+    if (!following && !o->json && (!o->head || out_name != NULL)) {
         if (out_name != NULL) {
             rc = sink_open_file(x, &s, out_name);
             if (rc == 0 && head_to_file)
@@ -1071,6 +1222,7 @@ again:
                 return failf(x, -ENOMEM, "out of memory");
             }
             s.inflate = true;
+            s.zname = wbits == MAX_WBITS ? "deflate" : "gzip";
             s.raw_deflate_tried = wbits != MAX_WBITS;
         }
     }
@@ -1078,7 +1230,11 @@ again:
     /* The body, decoded in place after the head. */
     sk_http_body_t b;
     sk_http_body_init(&b, &resp, o->head);
-    s.progress = o->progress == 1 && s.kind != SINK_DISCARD;
+    /* A bar drawn on the terminal the body is printed on would tear
+     * through it (curl leaves it out too). */
+    s.progress = s.kind != SINK_DISCARD &&
+                 (o->progress == 1 ||
+                  (o->progress < 0 && !(s.kind == SINK_STDOUT && isatty(STDOUT_FILENO))));
     s.total = b.kind == SK_HTTP_BODY_LENGTH ? b.remaining : 0;
     s.start_us = sk_clock_us();
     size_t off = (size_t)head;
@@ -1120,22 +1276,33 @@ again:
     }
     r->body_bytes = b.received;
     progress(&s, b.received, rc == 0);
-    if (rc == 0 && off < c->len) {
-        rc = failf(
-            x, SK_EPARSE, "the server sent %zu bytes more than the response's length (%s %llu)",
-            c->len - off, b.kind == SK_HTTP_BODY_LENGTH ? "Content-Length" : "chunked body of",
-            (unsigned long long)b.received);
-    }
-    if (rc == 0 && b.kind != SK_HTTP_BODY_CLOSE && resp.keep_alive) {
-        /* Bytes already waiting after a complete body are excess too. */
+    /* Bytes after a complete response, already read or waiting. */
+    size_t extra = rc == 0 && off < c->len ? c->len - off : 0;
+    if (rc == 0 && extra == 0 && b.kind != SK_HTTP_BODY_CLOSE && resp.keep_alive) {
         ssize_t n = c->t->ops->read(c->t, c->buf, CONN_BUF);
         if (n > 0)
-            rc = failf(x, SK_EPARSE,
-                       "the server sent %zd bytes more than the response's length (%s %llu)", n,
-                       b.kind == SK_HTTP_BODY_LENGTH ? "Content-Length" : "chunked body of",
-                       (unsigned long long)b.received);
+            extra = (size_t)n;
         else if (n == 0)
             resp.keep_alive = false;
+    }
+    if (extra > 0) {
+        if (b.kind == SK_HTTP_BODY_NONE || following) {
+            /* Nothing of this response is delivered (HEAD, 204, 304, a
+             * redirect being followed), so the stray bytes cost nothing
+             * but the connection, as in curl. */
+            sk_log_info("ignoring %zu bytes the server sent after a %d response %s; the "
+                        "connection is not reused",
+                        extra, resp.status,
+                        b.kind == SK_HTTP_BODY_NONE
+                            ? (o->head ? "to HEAD (no body)" : "(which has no body)")
+                            : "longer than its length");
+            resp.keep_alive = false;
+        } else {
+            rc = failf(x, SK_EPARSE,
+                       "the server sent %zu bytes more than the response's length (%s %llu)", extra,
+                       b.kind == SK_HTTP_BODY_LENGTH ? "Content-Length" : "chunked body of",
+                       (unsigned long long)b.received);
+        }
     }
     {
         int sr = sink_close(x, &s, rc == 0);
@@ -1155,12 +1322,14 @@ done:
 
 /* ---- driving every URL ---------------------------------------------------- */
 
+/* The -v timing line of one exchange, and with --json (when final) the
+ * URL's one JSON object: the last exchange of its redirect chain. */
 static void report(struct ctx *x, const char *url, const char *final_url, const struct result *r,
-                   unsigned redirects, int rc)
+                   unsigned redirects, int rc, bool final)
 {
     const sk_get_opts_t *o = x->o;
     uint64_t t0 = r->t0;
-#define REL(t) ((t) >= t0 && (t) != 0 ? ms((t)-t0) : 0.0)
+#define REL(t) (t0 != 0 && (t) >= t0 && (t) != 0 ? ms((t)-t0) : 0.0)
     if (rc == 0 || r->status != 0) {
         char tls[32] = "-";
         if (r->t_tls != 0)
@@ -1168,7 +1337,7 @@ static void report(struct ctx *x, const char *url, const char *final_url, const 
         sk_log_info("timings: dns %.3f ms, connect %.3f ms, tls %s, ttfb %.3f ms, total %.3f ms",
                     REL(r->t_dns), REL(r->t_connect), tls, REL(r->t_ttfb), REL(r->t_end));
     }
-    if (!o->json)
+    if (!o->json || !final)
         return;
     json_t *j = json_object();
     json_object_set_new(j, "url", json_string(url));
@@ -1214,6 +1383,26 @@ static void result_clear(struct result *r)
     memset(r, 0, sizeof(*r));
 }
 
+/* Ends a URL on an error found outside a transfer (its URL, or a redirect
+ * that cannot be followed): one line on stderr naming `who`, and the
+ * URL's JSON object with the error under --json. */
+static int url_failf(struct ctx *x, const char *who, const char *url, const char *cur,
+                     const struct result *r, unsigned redirects, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+
+static int url_failf(struct ctx *x, const char *who, const char *url, const char *cur,
+                     const struct result *r, unsigned redirects, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(x->msg, sizeof(x->msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "sockkit get: %s: %s\n", who, x->msg);
+    if (x->o->json)
+        report(x, url, cur, r, redirects, -EIO, true);
+    return SK_GET_FAILED;
+}
+
 /* Fetches one URL, following redirects. Returns an exit status. */
 static int get_one(struct ctx *x, const char *url, const char *out)
 {
@@ -1229,17 +1418,32 @@ static int get_one(struct ctx *x, const char *url, const char *out)
         struct sk_err err = {0};
         int rc = sk_url_parse(&u, cur, redirects == 0, &err);
         if (rc < 0) {
-            fprintf(stderr, "sockkit get: %s: %s\n", cur, err.msg);
-            status = SK_GET_FAILED;
+            if (redirects > 0)
+                status = url_failf(x, url, url, cur, &r, redirects,
+                                   "redirected to %s, which is not usable: %s", cur, err.msg);
+            else
+                status = url_failf(x, cur, url, cur, &r, redirects, "%s", err.msg);
             break;
         }
+        if (redirects == 0)
+            snprintf(x->origin0, sizeof(x->origin0), "%s", u.origin);
         const char *dest = out;
-        if (dest == NULL && o->remote_name && !o->json && !o->head) {
-            if (sk_url_filename(&u, name, sizeof(name)) < 0) {
-                fprintf(stderr,
-                        "sockkit get: %s: -O needs a file name at the end of the URL's path "
-                        "(use -o FILE)\n",
-                        cur);
+        /* -O names the file after the URL given, never after a redirect
+         * target: a server must not choose names such as .bashrc in the
+         * current directory (curl and wget behave the same). */
+        if (dest == NULL && o->remote_name && !o->json) {
+            int fr = redirects == 0 ? sk_url_filename(&u, name, sizeof(name)) : 0;
+            if (fr < 0) {
+                if (fr == -ENAMETOOLONG)
+                    fprintf(stderr,
+                            "sockkit get: %s: -O: the last segment of the URL's path is too long "
+                            "for a file name (over %zu bytes; use -o FILE)\n",
+                            cur, sizeof(name) - 1);
+                else
+                    fprintf(stderr,
+                            "sockkit get: %s: -O needs a file name at the end of the URL's path "
+                            "(use -o FILE)\n",
+                            cur);
                 sk_url_fini(&u);
                 status = SK_GET_FAILED;
                 break;
@@ -1250,7 +1454,7 @@ static int get_one(struct ctx *x, const char *url, const char *out)
         r.t0 = sk_clock_us();
         int http_fail = 0;
         rc = transfer(x, &u, dest, o->follow, &r, &http_fail);
-        report(x, url, cur, &r, redirects, rc);
+        report(x, url, cur, &r, redirects, rc, rc < 0 || r.location == NULL);
         if (rc < 0) {
             fprintf(stderr, "sockkit get: %s: %s\n", cur, x->msg);
             status = http_fail ? SK_GET_HTTP_ERROR : SK_GET_FAILED;
@@ -1262,36 +1466,40 @@ static int get_one(struct ctx *x, const char *url, const char *out)
             break;
         }
         /* A redirect: resolve Location against the current URL. */
-        char *next = NULL;
-        rc = sk_url_resolve(cur, r.location, &next);
+        char *next = NULL, *loc = NULL;
+        rc = sk_url_escape_ref(r.location, &loc);
+        if (rc == 0) {
+            if (strcmp(loc, r.location) != 0)
+                sk_log_info("percent-encoded the redirect target %s as %s", r.location, loc);
+            rc = sk_url_resolve(cur, loc, &next);
+            sk_free(loc);
+        }
         if (rc < 0) {
-            fprintf(stderr, "sockkit get: %s: cannot resolve the redirect to %s\n", cur,
-                    r.location);
-            status = SK_GET_FAILED;
+            status = url_failf(x, cur, url, cur, &r, redirects, "cannot resolve the redirect to %s",
+                               r.location);
             sk_url_fini(&u);
             break;
         }
-        if (++redirects > o->max_redirs) {
-            fprintf(stderr,
-                    "sockkit get: %s: too many redirects (more than %u, --max-redirs); the last "
-                    "one pointed to %s\n",
-                    url, o->max_redirs, next);
+        if (redirects + 1 > o->max_redirs) {
+            status = url_failf(x, url, url, cur, &r, redirects,
+                               "too many redirects (more than %u, --max-redirs); the last one "
+                               "pointed to %s",
+                               o->max_redirs, next);
             sk_free(next);
             sk_url_fini(&u);
-            status = SK_GET_FAILED;
             break;
         }
         bool downgrade = u.https && strncasecmp(next, "http://", 7) == 0;
         sk_url_fini(&u);
         if (downgrade && !o->allow_downgrade) {
-            fprintf(stderr,
-                    "sockkit get: %s: refusing to follow the redirect from https to plain http "
-                    "(%s); --allow-downgrade permits it\n",
-                    cur, next);
+            status = url_failf(x, cur, url, cur, &r, redirects,
+                               "refusing to follow the redirect from https to plain http (%s); "
+                               "--allow-downgrade permits it",
+                               next);
             sk_free(next);
-            status = SK_GET_FAILED;
             break;
         }
+        redirects++;
         sk_log_info("following the redirect (%d) to %s", r.status, next);
         sk_free(cur);
         cur = next;

@@ -37,7 +37,8 @@ typedef struct sk_get_opts {
     bool tcp_info;               /* TCP_INFO after each transfer */
     const char *unix_socket;     /* --unix-socket PATH */
     int family;                  /* AF_UNSPEC, AF_INET (-4), AF_INET6 (-6) */
-    int progress;                /* 1 on, 0 off, -1 when stderr is a terminal */
+    int progress;                /* 1 on, 0 off, -1 automatic: on (stderr is a terminal)
+                                    except for a body printed to a terminal stdout */
 } sk_get_opts_t;
 
 /* Validates a -H argument ("Name: value", "Name:" to drop a default

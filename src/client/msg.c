@@ -29,16 +29,26 @@ int sk_msg_args_next(void *ctx, sk_str_t *req)
     return 1;
 }
 
-void sk_msg_lines_init(sk_msg_lines_t *l, int fd, size_t max)
+void sk_msg_lines_init(sk_msg_lines_t *l, int fd, size_t max, size_t window)
 {
     memset(l, 0, sizeof(*l));
     l->fd = fd;
     l->max = max;
+    l->window = window ? window : 1;
 }
 
 void sk_msg_lines_fini(sk_msg_lines_t *l)
 {
     sk_buf_fini(&l->buf);
+    sk_free(l->nums);
+    l->nums = NULL;
+}
+
+size_t sk_msg_lines_number(const sk_msg_lines_t *l, size_t k)
+{
+    if (l->nums == NULL || k == 0 || k > l->requests || l->requests - k >= l->window)
+        return 0;
+    return l->nums[k % l->window];
 }
 
 static bool blank(const char *p, size_t n)
@@ -54,6 +64,8 @@ int sk_msg_lines_next(void *ctx, sk_str_t *req)
     sk_msg_lines_t *l = ctx;
     sk_buf_consume(&l->buf, l->pending);
     l->pending = 0;
+    if (l->nums == NULL && (l->nums = sk_calloc(l->window, sizeof(*l->nums))) == NULL)
+        return -ENOMEM;
     for (;;) {
         char *p = sk_buf_head(&l->buf);
         char *nl = l->buf.len ? memchr(p, '\n', l->buf.len) : NULL;
@@ -62,20 +74,27 @@ int sk_msg_lines_next(void *ctx, sk_str_t *req)
             size_t n = nl != NULL ? (size_t)(nl - p) : l->buf.len;
             if (n > 0 && p[n - 1] == '\r')
                 n--;
+            l->line++;
             if (blank(p, n)) {
                 sk_buf_consume(&l->buf, take);
                 continue;
             }
-            if (n > l->max)
+            if (n > l->max) {
+                l->too_long = l->line;
                 return SK_ETOOBIG;
+            }
             l->pending = take;
+            l->requests++;
+            l->nums[l->requests % l->window] = l->line;
             *req = (sk_str_t){p, n};
             return 1;
         }
         if (l->eof)
             return 0;
-        if (l->buf.len > l->max + 1)
+        if (l->buf.len > l->max + 1) {
+            l->too_long = l->line + 1;
             return SK_ETOOBIG; /* no end of line within the limit */
+        }
         /* Read only what is there: a terminal or a pipe stays blocking
          * (its flags are shared with whoever else holds it). */
         struct pollfd pf = {.fd = l->fd, .events = POLLIN};

@@ -51,16 +51,27 @@ int sk_msg_args_next(void *ctx, sk_str_t *req);
 /* A source over the lines of fd (LF or CRLF; blank lines skipped; a last
  * line without LF counts). fd is only read when poll says it is readable,
  * so a terminal or pipe never blocks the replies. A line longer than max
- * bytes gives SK_ETOOBIG. Free with sk_msg_lines_fini. */
+ * bytes gives SK_ETOOBIG (its number in too_long). The line number of each
+ * request is remembered for the last `window` requests, so a reply can be
+ * traced back to its line (sk_msg_lines_number). Free with
+ * sk_msg_lines_fini. */
 typedef struct sk_msg_lines {
     int fd;
     size_t max;
     bool eof;
     size_t pending; /* bytes of the line returned last, consumed next call */
     sk_buf_t buf;
+    size_t line;     /* lines consumed so far, blank ones included */
+    size_t too_long; /* the number of the line over max, or 0 */
+    size_t *nums;    /* ring: the line of request k (1-based) at nums[k % window] */
+    size_t window, requests;
 } sk_msg_lines_t;
-void sk_msg_lines_init(sk_msg_lines_t *l, int fd, size_t max);
+void sk_msg_lines_init(sk_msg_lines_t *l, int fd, size_t max, size_t window);
 void sk_msg_lines_fini(sk_msg_lines_t *l);
 int sk_msg_lines_next(void *ctx, sk_str_t *req);
+/* The line number of request k (1-based), or 0 when it is not (or no
+ * longer) known: only the last `window` requests are remembered, which
+ * covers every request in flight. */
+size_t sk_msg_lines_number(const sk_msg_lines_t *l, size_t k);
 
 #endif

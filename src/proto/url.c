@@ -396,6 +396,36 @@ int sk_url_resolve(const char *base, const char *ref, char **out)
     return 0;
 }
 
+int sk_url_escape_ref(const char *ref, char **out)
+{
+    struct ref r;
+    split(ref, &r);
+    size_t n = strlen(ref);
+    size_t from = (size_t)(r.path.ptr - ref);
+    size_t to = r.fragment.ptr != NULL ? (size_t)(r.fragment.ptr - 1 - ref) : n;
+    char *t = sk_malloc(n + 2 * (to - from) + 1);
+    if (t == NULL)
+        return -ENOMEM;
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)ref[i];
+        bool bad = c <= 0x20 || c >= 0x7f || strchr("\"<>\\^`{|}", c) != NULL ||
+                   (c == '%' && (i + 2 >= n || sk_tok_hexval((unsigned char)ref[i + 1]) < 0 ||
+                                 sk_tok_hexval((unsigned char)ref[i + 2]) < 0));
+        if (i >= from && i < to && bad) {
+            t[o++] = '%';
+            t[o++] = hex[c >> 4];
+            t[o++] = hex[c & 15];
+        } else {
+            t[o++] = (char)c;
+        }
+    }
+    t[o] = '\0';
+    *out = t;
+    return 0;
+}
+
 int sk_url_filename(const sk_url_t *u, char *out, size_t cap)
 {
     const char *t = u->target;
@@ -404,9 +434,10 @@ int sk_url_filename(const sk_url_t *u, char *out, size_t cap)
     while (s > t && s[-1] != '/')
         s--;
     size_t len = (size_t)(t + n - s);
-    if (len == 0 || (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.') ||
-        len + 1 > cap)
+    if (len == 0 || (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
         return SK_EUSAGE;
+    if (len + 1 > cap)
+        return -ENAMETOOLONG;
     memcpy(out, s, len);
     out[len] = '\0';
     return 0;

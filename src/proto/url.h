@@ -43,9 +43,17 @@ void sk_url_fini(sk_url_t *u);
  * SK_EPARSE when base has no scheme. Fragments are kept. */
 int sk_url_resolve(const char *base, const char *ref, char **out);
 
+/* Percent-encodes, in the path and query of the reference ref, the bytes a
+ * URI cannot hold but servers put in Location fields anyway (controls,
+ * space, non-ASCII such as raw UTF-8, "<>\\^`{|}, and a '%' that does not
+ * start a triplet), as browsers and curl do before following a redirect.
+ * The scheme, authority and fragment are copied unchanged. Returns 0 with
+ * *out owned (free with sk_free) or -ENOMEM. */
+int sk_url_escape_ref(const char *ref, char **out);
+
 /* The file name for -O: the last path segment of the target, without the
- * query, percent-encoding kept. Returns 0, or SK_EUSAGE when there is none
- * ("/", "/dir/", ".", "..") or it does not fit cap. */
+ * query, percent-encoding kept. Returns 0, SK_EUSAGE when there is none
+ * ("/", "/dir/", ".", ".."), or -ENAMETOOLONG when it does not fit cap. */
 int sk_url_filename(const sk_url_t *u, char *out, size_t cap);
 
 #endif

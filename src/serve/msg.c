@@ -33,6 +33,8 @@
 #define MSG_STALL_MS 60000
 /* A reply buffer that grew past this (a large echo) is freed after use. */
 #define REPLY_KEEP (64 * 1024)
+/* Arrays and objects in a request nest at most this deep (see too_deep). */
+#define MSG_MAX_DEPTH 512
 /* Bytes of the per-worker arena jansson allocates from while it parses
  * one request; a request that needs more falls back to malloc. */
 #define ARENA_SIZE (16 * 1024)
@@ -176,8 +178,29 @@ static int dump_cb(const char *s, size_t n, void *data)
     return sk_buf_append(data, s, n) < 0 ? -1 : 0;
 }
 
-/* Appends v as compact JSON. Integers and literals, the usual ids, skip
- * jansson's serialiser. */
+/* The shortest text of a real that reads back as the same double, in
+ * jansson's style (always with '.' or 'e'): 0.1 stays 0.1, where
+ * jansson's fixed 17 digits would print 0.10000000000000001. */
+static int put_real(sk_buf_t *b, double d)
+{
+    char num[40];
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(num, sizeof(num), "%.*g", prec, d);
+        if (strtod(num, NULL) == d)
+            break;
+    }
+    if (strpbrk(num, ".eEn") == NULL) { /* integral: 1.0, not 1 (inf/nan never parse) */
+        num[n++] = '.';
+        num[n++] = '0';
+        num[n] = '\0';
+    }
+    return put(b, num, (size_t)n);
+}
+
+/* Appends v as compact JSON, byte for byte what jansson's JSON_COMPACT
+ * prints except for reals (put_real). Containers recurse: their depth is
+ * bounded by jansson's parser (2048 levels). */
 static int put_json(sk_buf_t *b, const json_t *v)
 {
     char num[32];
@@ -186,12 +209,46 @@ static int put_json(sk_buf_t *b, const json_t *v)
         return put(
             b, num,
             (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v)));
+    case JSON_REAL:
+        return put_real(b, json_real_value(v));
     case JSON_NULL:
         return PUT_LIT(b, "null");
     case JSON_TRUE:
         return PUT_LIT(b, "true");
     case JSON_FALSE:
         return PUT_LIT(b, "false");
+    case JSON_ARRAY: {
+        if (PUT_LIT(b, "[") < 0)
+            return -ENOMEM;
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if ((i > 0 && PUT_LIT(b, ",") < 0) || put_json(b, json_array_get(v, i)) < 0)
+                return -ENOMEM;
+        return PUT_LIT(b, "]");
+    }
+    case JSON_OBJECT: {
+        const char *key;
+        size_t klen;
+        json_t *val;
+        bool first = true;
+        if (PUT_LIT(b, "{") < 0)
+            return -ENOMEM;
+        /* Insertion order, as jansson prints without JSON_SORT_KEYS. */
+        json_object_keylen_foreach((json_t *)v, key, klen, val)
+        {
+            json_t *k = json_stringn_nocheck(key, klen);
+            int rc =
+                k == NULL || (!first && PUT_LIT(b, ",") < 0) ||
+                        json_dump_callback(k, dump_cb, b, JSON_COMPACT | JSON_ENCODE_ANY) < 0 ||
+                        PUT_LIT(b, ":") < 0 || put_json(b, val) < 0
+                    ? -ENOMEM
+                    : 0;
+            json_decref(k);
+            if (rc < 0)
+                return rc;
+            first = false;
+        }
+        return PUT_LIT(b, "}");
+    }
     default:
         return json_dump_callback(v, dump_cb, b, JSON_COMPACT | JSON_ENCODE_ANY) < 0 ? -ENOMEM : 0;
     }
@@ -477,6 +534,38 @@ static int handle_flat(struct msg_worker *w, sk_outq_t *out, const struct flat *
     return rc < 0 ? rc : 1;
 }
 
+/* True when the arrays and objects in p nest deeper than max. jansson
+ * parses (and frees, and the reply printer walks) nested values by
+ * recursion, about 130 bytes of stack per level for the parser alone: its
+ * own limit of 2048 levels overflows the 256 KiB stack of a connection
+ * thread (--backend threads) and takes the whole server down. Brackets
+ * inside strings do not count; invalid JSON is left for jansson to
+ * describe. */
+static bool too_deep(const char *p, size_t n, unsigned max)
+{
+    unsigned depth = 0;
+    for (size_t i = 0; i < n; i++) {
+        switch (p[i]) {
+        case '"':
+            for (i++; i < n && p[i] != '"'; i++)
+                if (p[i] == '\\')
+                    i++;
+            break;
+        case '[':
+        case '{':
+            if (++depth > max)
+                return true;
+            break;
+        case ']':
+        case '}':
+            if (depth > 0)
+                depth--;
+            break;
+        }
+    }
+    return false;
+}
+
 /* Answers one request frame with jansson allocating from the arena.
  * Returns 0 or -ENOMEM. */
 static int handle(struct msg_worker *w, sk_outq_t *out, const char *p, size_t n)
@@ -486,6 +575,12 @@ static int handle(struct msg_worker *w, sk_outq_t *out, const char *p, size_t n)
         int rc = handle_flat(w, out, &f);
         if (rc != 0)
             return rc < 0 ? rc : 0;
+    }
+    if (too_deep(p, n, MSG_MAX_DEPTH)) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "the request nests arrays and objects deeper than %u levels",
+                 (unsigned)MSG_MAX_DEPTH);
+        return reply_error(w, out, NULL, "bad_request", msg);
     }
     if (w->arena == NULL)
         w->arena = sk_malloc(ARENA_SIZE); /* NULL: plain malloc, still correct */

@@ -208,6 +208,30 @@ static void test_resolve_redirects(void **state)
     assert_int_equal(sk_url_resolve("/no/scheme", "x", &out), SK_EPARSE);
 }
 
+static void test_escape_ref(void **state)
+{
+    (void)state;
+    static const char *const rows[][2] = {
+        {"/a/b?x=1", "/a/b?x=1"},
+        {"/a b", "/a%20b"},
+        {"/caf\xc3\xa9?q=\xc3\xbc", "/caf%C3%A9?q=%C3%BC"},
+        {"/p|{x}^`\"<>\\", "/p%7C%7Bx%7D%5E%60%22%3C%3E%5C"},
+        {"/100%", "/100%25"},
+        {"/%4a%zz%4", "/%4a%25zz%254"},
+        {"/tab\there\x7f", "/tab%09here%7F"},
+        /* The authority and the fragment are not touched. */
+        {"http://h\xc3\xa9:81/x y#a b", "http://h\xc3\xa9:81/x%20y#a b"},
+        {"//h/ /", "//h/%20/"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char *out = NULL;
+        assert_int_equal(sk_url_escape_ref(rows[i][0], &out), 0);
+        assert_string_equal(out, rows[i][1]);
+        sk_free(out);
+    }
+}
+
 static void test_filename(void **state)
 {
     (void)state;
@@ -244,7 +268,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid),       cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_resolve_rfc), cmocka_unit_test(test_resolve_redirects),
-        cmocka_unit_test(test_filename),
+        cmocka_unit_test(test_filename),    cmocka_unit_test(test_escape_ref),
     };
     return cmocka_run_group_tests(tests, setup_guard, teardown_guard);
 }

@@ -131,6 +131,111 @@ static void test_ping_echo_ids(void **state)
     fx_free(f);
 }
 
+/* Takes the next reply frame off the output queue as text (malloc'd). */
+static char *next_reply_text(struct fixture *f)
+{
+    char head[4];
+    assert_int_equal(sk_outq_peek(&f->out, head, 4), 4);
+    uint32_t n = sk_frame_get_prefix(head);
+    char *buf = malloc(n + 4);
+    assert_int_equal(sk_outq_peek(&f->out, buf, n + 4), n + 4);
+    sk_outq_consume(&f->out, n + 4);
+    memmove(buf, buf + 4, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* echo returns data as given: reals keep their shortest text (jansson's
+ * own printer would turn 0.1 into 0.10000000000000001), and everything
+ * else is printed as jansson prints it (key order, escapes). */
+static void test_echo_returns_numbers_as_given(void **state)
+{
+    (void)state;
+    static const char *const rows[][2] = {
+        {"{\"op\":\"echo\",\"id\":0.1,\"data\":19.99}", "{\"id\":0.1,\"ok\":true,\"data\":19.99}"},
+        {"{\"op\":\"echo\",\"data\":[1.0,-0.0,2.5,100.0,0.30000000000000004,1e300]}",
+         "{\"id\":null,\"ok\":true,\"data\":[1.0,-0.0,2.5,100.0,0.30000000000000004,1e+300]}"},
+        {"{\"op\":\"echo\",\"data\":{\"z\":{\"p\":1.5e-7},\"a\":[],\"\\u00e9\\n\":{}}}",
+         "{\"id\":null,\"ok\":true,\"data\":{\"z\":{\"p\":1.5e-07},\"a\":[],\"\xc3\xa9\\n\":{}}}"},
+        {"{\"op\":\"ping\",\"id\":[{\"k\":1.25}]}", "{\"id\":[{\"k\":1.25}],\"ok\":true}"},
+    };
+    struct fixture *f = fx_new(SK_FRAME_MAX_DEFAULT);
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        assert_int_equal(feed_frame(f, rows[i][0]), 0);
+        char *text = next_reply_text(f);
+        assert_string_equal(text, rows[i][1]);
+        free(text);
+    }
+    /* Reals without a fixed text round-trip exactly. */
+    static const double reals[] = {
+        5e-324,    1.7976931348623157e308, 2.2250738585072014e-308, 0.1 + 0.2,
+        1.0 / 3.0, -123456.789e-50};
+    for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++) {
+        char req[128];
+        snprintf(req, sizeof(req), "{\"op\":\"echo\",\"data\":%.17g}", reals[i]);
+        assert_int_equal(feed_frame(f, req), 0);
+        json_t *r = next_reply(f);
+        assert_true(json_real_value(json_object_get(r, "data")) == reals[i]);
+        json_decref(r);
+    }
+    /* Without reals, the reply's data is what jansson prints. */
+    const char *doc =
+        "{\"b\":[true,false,null,\"\\u0001\\\"/\"],\"a\":{\"y\":-7,\"x\":\"\\u20ac\"}}";
+    char req[256];
+    snprintf(req, sizeof(req), "{\"op\":\"echo\",\"data\":%s}", doc);
+    assert_int_equal(feed_frame(f, req), 0);
+    char *text = next_reply_text(f);
+    json_t *d = json_loads(doc, 0, NULL);
+    char *want = json_dumps(d, JSON_COMPACT);
+    char expect[256];
+    snprintf(expect, sizeof(expect), "{\"id\":null,\"ok\":true,\"data\":%s}", want);
+    assert_string_equal(text, expect);
+    free(want);
+    json_decref(d);
+    free(text);
+    fx_free(f);
+}
+
+/* Nesting is bounded before jansson recurses: 512 levels in all (the
+ * request object is the first), brackets inside strings do not count. */
+static void test_nesting_limit(void **state)
+{
+    (void)state;
+    struct fixture *f = fx_new(SK_FRAME_MAX_DEFAULT);
+    for (int depth = 510; depth <= 512; depth++) {
+        /* {"op":"echo","data": + depth arrays + } = depth + 1 levels. */
+        size_t cap = 64 + 2 * (size_t)depth;
+        char *req = malloc(cap);
+        int n = snprintf(req, cap, "{\"op\":\"echo\",\"id\":%d,\"data\":", depth);
+        memset(req + n, '[', (size_t)depth);
+        memset(req + n + depth, ']', (size_t)depth);
+        strcpy(req + n + 2 * depth, "}");
+        assert_int_equal(feed_frame(f, req), 0);
+        json_t *r = next_reply(f);
+        if (depth < 512) {
+            assert_true(json_is_true(json_object_get(r, "ok")));
+        } else {
+            assert_string_equal(error_code(r), "bad_request");
+            assert_true(json_is_null(json_object_get(r, "id")));
+            assert_string_equal(
+                json_string_value(json_object_get(json_object_get(r, "error"), "message")),
+                "the request nests arrays and objects deeper than 512 levels");
+        }
+        json_decref(r);
+        free(req);
+    }
+    /* Brackets in strings, escaped quotes included, are data. */
+    char req[4096];
+    int n = snprintf(req, sizeof(req), "{\"op\":\"echo\",\"data\":[\"\\\"");
+    memset(req + n, '[', 1000);
+    strcpy(req + n + 1000, "\"]}");
+    assert_int_equal(feed_frame(f, req), 0);
+    json_t *r = next_reply(f);
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    json_decref(r);
+    fx_free(f);
+}
+
 static void test_every_error_reply(void **state)
 {
     (void)state;
@@ -350,6 +455,8 @@ int main(void)
         cmocka_unit_test(test_stats_and_deadlines),
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_fast_path_matches_jansson),
+        cmocka_unit_test(test_echo_returns_numbers_as_given),
+        cmocka_unit_test(test_nesting_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
