@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # https-vs-nginx.sh -- HTTPS throughput: `sockkit serve http` on a tls://
-# listener against nginx, both serving the same ECDSA P-256 certificate (made
-# here with the openssl command), one worker each pinned to CPU 0, wrk pinned
-# to CPU 1 (see /work/shared/perf.md).
+# listener against nginx and h2o (the issue's aim: at least h2o), all serving
+# the same ECDSA P-256 certificate (made here with the openssl command), one
+# worker each pinned to CPU 0, wrk pinned to CPU 1 (see /work/shared/perf.md).
+# h2o is the Debian package; when it is missing the script installs it (as
+# root) or runs with nginx alone and says so.
 #
 # Two scenarios, each with wrk -t1 -c50 on a 1 KiB file, runs interleaved
-# (nginx, sockkit, nginx, sockkit ...) RUNS times:
+# (nginx, h2o, sockkit, nginx, h2o, sockkit ...) RUNS times:
 #   keepalive  one TLS 1.3 connection carries many requests
 #   new        -H 'Connection: close': a new connection (and handshake) per
 #              request; wrk keeps each connection's session (SSL_clear), so
 #              the handshakes are resumptions when the server allows them
 # The table gives medians (min-max) of req/s and of the server's CPU time per
-# request (utime+stime of its processes over the run), errors, the ratio
-# sockkit/nginx of the req/s medians, and checks that both servers return
-# the file byte for byte and resume an `openssl s_client` session.
+# request (utime+stime of its processes over the run), errors, the ratios
+# sockkit/nginx and sockkit/h2o of the req/s medians, and checks that every
+# server returns the file byte for byte and resumes an `openssl s_client`
+# session.
 #
 # Usage: bench/https-vs-nginx.sh    (from anywhere; about 3 minutes with defaults)
 # Knobs (environment): RUNS=3 DURATION=10 CONNS=50 THREADS=1 SERVER_CPU=0
-#   CLIENT_CPU=1 NGINX=/usr/sbin/nginx WRK=wrk SCENARIOS="keepalive new"
+#   CLIENT_CPU=1 NGINX=/usr/sbin/nginx H2O=h2o (H2O=none: nginx only) WRK=wrk
+#   SCENARIOS="keepalive new"
 #   SOCKKIT=build/sockkit (SKIP_BUILD=1 uses it as is)
 # Raw wrk outputs, server logs and the table go to build/bench/https-vs-nginx/.
 set -euo pipefail
@@ -32,11 +36,12 @@ THREADS=${THREADS:-1}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 NGINX=${NGINX:-/usr/sbin/nginx}
+H2O=${H2O:-h2o}
 WRK=${WRK:-wrk}
 SOCKKIT=${SOCKKIT:-build/sockkit}
 SCENARIOS=${SCENARIOS:-keepalive new}
 OUT=build/bench/https-vs-nginx
-SERVERS="nginx sockkit"
+SERVERS="nginx h2o sockkit"
 WRK_TIMEOUT=$((DURATION + 30))
 SERVER_LIFETIME=$(( (DURATION + 35) * RUNS * 4 + 300 ))
 
@@ -46,6 +51,21 @@ die() { log "https-vs-nginx: $*"; exit 1; }
 for tool in python3 taskset timeout curl openssl "$WRK" "$NGINX"; do
     command -v "$tool" >/dev/null 2>&1 || die "missing tool: $tool"
 done
+
+# h2o, the second peer: the Debian package, installed here when missing.
+if [ "$H2O" = none ]; then
+    SERVERS="nginx sockkit"
+elif ! command -v "$H2O" >/dev/null 2>&1; then
+    if [ "$H2O" = h2o ] && [ "$(id -u)" = 0 ]; then
+        log "installing h2o (Debian package) for the comparison ..."
+        DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq --no-install-recommends \
+            h2o >/dev/null 2>&1 || true
+    fi
+    if ! command -v "$H2O" >/dev/null 2>&1; then
+        log "h2o is not available (apt-get install h2o): comparing with nginx only"
+        SERVERS="nginx sockkit"
+    fi
+fi
 
 TMP=$(mktemp -d /tmp/sockkit-https-bench.XXXXXX)
 chmod 755 "$TMP"
@@ -64,6 +84,7 @@ cleanup() {
     for p in "${SPID[@]}" "${WRAP[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     [ -f "$TMP/nginx-error.log" ] && cp "$TMP/nginx-error.log" "$OUT/" 2>/dev/null
+    [ -f "$TMP/h2o-error.log" ] && cp "$TMP/h2o-error.log" "$OUT/" 2>/dev/null
     [ -f "$TMP/sockkit.err" ] && cp "$TMP/sockkit.err" "$OUT/" 2>/dev/null
     rm -rf "$TMP"
     exit "$rc"
@@ -82,6 +103,7 @@ fi
 cp "$SOCKKIT" "$TMP/sockkit"
 log "sockkit: $SOCKKIT ($("$TMP/sockkit" --version 2>&1 | head -1), sha256 $(sha256sum "$TMP/sockkit" | cut -c1-12))"
 log "openssl: $(openssl version); nginx: $("$NGINX" -v 2>&1)"
+case " $SERVERS " in *" h2o "*) log "h2o: $("$H2O" --version 2>&1 | head -1)" ;; esac
 
 WEB="$TMP/www"
 mkdir -p "$WEB"
@@ -124,6 +146,29 @@ start_nginx() {
     return 1
 }
 
+start_h2o() {
+    local port user_line="" i
+    port=$(free_port)
+    [ "$(id -u)" = 0 ] && user_line="user: root"
+    sed -e "s|@TMP@|$TMP|g" -e "s|@ROOT@|$WEB|g" -e "s|@PORT@|$port|g" \
+        -e "s|@USER@|$user_line|g" -e "s|@CERT@|$TMP/cert.pem|g" -e "s|@KEY@|$TMP/key.pem|g" \
+        bench/h2o-tls.conf.in >"$TMP/h2o.conf"
+    timeout -s TERM "$SERVER_LIFETIME" taskset -c "$SERVER_CPU" "$H2O" -c "$TMP/h2o.conf" \
+        >"$TMP/h2o.out" 2>&1 &
+    WRAP[h2o]=$!
+    for i in $(seq 1 100); do
+        if [ -s "$TMP/h2o.pid" ] && curl -sk -o /dev/null -m 1 "https://127.0.0.1:$port/1k"; then
+            SPID[h2o]=$(cat "$TMP/h2o.pid")
+            PORT[h2o]=$port
+            return 0
+        fi
+        kill -0 "${WRAP[h2o]}" 2>/dev/null || break
+        sleep 0.1
+    done
+    log "h2o did not start:"; cat "$TMP/h2o.out" "$TMP/h2o-error.log" >&2 2>/dev/null || true
+    return 1
+}
+
 start_sockkit() {
     local i port
     timeout -s TERM "$SERVER_LIFETIME" taskset -c "$SERVER_CPU" "$TMP/sockkit" serve http "$WEB" \
@@ -156,8 +201,11 @@ cpu_ticks() {
 }
 
 start_nginx || die "cannot start nginx"
+case " $SERVERS " in *" h2o "*) start_h2o || die "cannot start h2o" ;; esac
 start_sockkit || die "cannot start sockkit"
-log "nginx   pid ${SPID[nginx]} port ${PORT[nginx]} (taskset -c $SERVER_CPU); sockkit pid ${SPID[sockkit]} port ${PORT[sockkit]} (--workers 1, taskset -c $SERVER_CPU)"
+for s in $SERVERS; do
+    log "$s pid ${SPID[$s]} port ${PORT[$s]} (one worker, taskset -c $SERVER_CPU)"
+done
 log "wrk: taskset -c $CLIENT_CPU $WRK -t$THREADS -c$CONNS -d${DURATION}s; runs: $RUNS each, interleaved"
 
 # --- correctness: the file byte for byte, and session resumption -------------
@@ -254,11 +302,15 @@ for sc in scenarios:
         print("| %s | %s | %d/%d | %s | %s | %s |" % (sc, s, len(res), runs, cell(rps, k), cell(cpu, us),
               "; ".join(flags) if flags else "none"))
 print()
-print("| scenario | nginx req/s | sockkit req/s | sockkit/nginx |")
-print("| --- | --- | --- | --- |")
+peers = [p for p in servers if p != "sockkit"]
+print("| scenario | " + " | ".join("%s req/s" % p for p in servers) + " | " +
+      " | ".join("sockkit/%s" % p for p in peers) + " |")
+print("|" + " --- |" * (1 + len(servers) + len(peers)))
 for sc in scenarios:
-    n, s = med.get((sc, "nginx")), med.get((sc, "sockkit"))
-    print("| %s | %s | %s | %s |" % (sc, k(n) if n else "-", k(s) if s else "-", "%.2f" % (s / n) if n and s else "-"))
+    s = med.get((sc, "sockkit"))
+    cols = [k(med[sc, p]) if med.get((sc, p)) else "-" for p in servers]
+    ratios = ["%.2f" % (s / med[sc, p]) if s and med.get((sc, p)) else "-" for p in peers]
+    print("| %s | %s | %s |" % (sc, " | ".join(cols), " | ".join(ratios)))
 print()
 print("keepalive: 1 KiB over persistent TLS connections; new: 'Connection: close', one handshake per")
 print("request (wrk reuses each connection's session, so these are resumptions). CPU per request is")

@@ -117,6 +117,7 @@ void sk_cli_tls_handshake(const char *cmd, const char *what, sk_transport_t *t,
 
 /* Help texts for the server and the client TLS options. */
 extern const char sk_cli_tls_server_help[];
+extern const char sk_cli_tls_listen_help[];
 extern const char sk_cli_tls_client_help[];
 
 /* Servers: when any endpoint is tls:// (any_tls), builds the TLS context

@@ -134,8 +134,11 @@ int sk_cmd_connect(int argc, char **argv)
     /* The TLS context first: a bad --cacert fails before connecting. */
     void *tc = ep.transport == SK_TRANSPORT_TLS ? sk_cli_tls_client_new(cmd, &tls) : NULL;
     int fd = sk_endpoint_connect(&ep, &co, &err);
+    /* The message names the address (or host) that failed already. */
+    if (fd < 0 && err.msg[0] != '\0')
+        sk_cli_fail(cmd, "%s", err.msg);
     if (fd < 0)
-        sk_cli_fail(cmd, "%s: %s", argv[optind], err.msg[0] ? err.msg : sk_strerror(fd));
+        sk_cli_fail(cmd, "%s: %s", argv[optind], sk_strerror(fd));
     if (sk_log_verbosity > 0) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);

@@ -84,7 +84,7 @@ int sk_cmd_listen(int argc, char **argv)
             sk_log_verbosity++;
             break;
         case 'h':
-            printf(listen_usage, sk_cli_tls_server_help);
+            printf(listen_usage, sk_cli_tls_listen_help);
             return SK_EXIT_OK;
         case 'V':
             sk_cli_version();
@@ -131,6 +131,7 @@ int sk_cmd_listen(int argc, char **argv)
         .max_datagrams = count,
     };
     int sock = -1;
+    char peer[160] = "the peer";
     if (bo.datagram) {
         sock = fds[0];
         for (int i = 1; i < n; i++)
@@ -153,10 +154,10 @@ int sk_cmd_listen(int argc, char **argv)
             struct sockaddr_storage ss;
             socklen_t len = sizeof(ss);
             sock = accept4(fds[i], (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
-            if (sock >= 0 && sk_log_verbosity > 0) {
-                char peer[160];
+            if (sock >= 0) {
                 sk_addr_format_peer((struct sockaddr *)&ss, len, peer, sizeof(peer));
-                sk_log_info("accepted %s", peer);
+                if (sk_log_verbosity > 0)
+                    sk_log_info("accepted %s", peer);
             }
         }
         if (sock < 0)
@@ -171,7 +172,8 @@ int sk_cmd_listen(int argc, char **argv)
     if (tcfg.tls != NULL) {
         if (tcfg.tls->wrap(tcfg.tls->ctx, sock, &t) < 0)
             sk_cli_fail(cmd, "out of memory");
-        sk_cli_tls_handshake(cmd, "TLS handshake failed", t, tls.timeout_ms);
+        /* Failures read "PEER: what went wrong" (the reasons say TLS). */
+        sk_cli_tls_handshake(cmd, peer, t, tls.timeout_ms);
     }
     int rc = sk_bridge_run(sock, t, STDIN_FILENO, STDOUT_FILENO, &bo, &err);
     if (t != NULL)

@@ -13,17 +13,23 @@
 #include "tls/tls.h"
 #endif
 
-const char sk_cli_tls_server_help[] =
-    "TLS options (for tls:// endpoints):\n"
-    "      --cert FILE         certificate chain, PEM (leaf first)\n"
-    "      --key FILE          private key, PEM (RSA or ECDSA)\n"
-    "      --self-signed       generate an in-memory ECDSA P-256 certificate for\n"
-    "                          localhost, 127.0.0.1 and ::1 (its SHA-256 fingerprint\n"
-    "                          is printed at start-up)\n"
-    "      --alpn LIST         ALPN protocols offered, comma-separated\n"
+#define TLS_SERVER_OPTS_HELP                                                                       \
+    "TLS options (for tls:// endpoints):\n"                                                        \
+    "      --cert FILE         certificate chain, PEM (leaf first)\n"                              \
+    "      --key FILE          private key, PEM (RSA or ECDSA)\n"                                  \
+    "      --self-signed       generate an in-memory ECDSA P-256 certificate for\n"                \
+    "                          localhost, 127.0.0.1 and ::1 (its SHA-256 fingerprint\n"            \
+    "                          is printed at start-up)\n"                                          \
+    "      --alpn LIST         ALPN protocols offered, comma-separated\n"                          \
     "      --tls-timeout S     handshake deadline (default 10)\n"
-    "  SIGHUP re-reads --cert and --key; open connections keep the old pair,\n"
-    "  and a bad new file is reported and the old pair kept.\n";
+
+const char sk_cli_tls_server_help[] =
+    TLS_SERVER_OPTS_HELP "  SIGHUP re-reads --cert and --key; open connections keep the old pair,\n"
+                         "  and a bad new file is reported and the old pair kept.\n";
+
+/* `listen` serves one peer and keeps SIGHUP's usual meaning (it ends the
+ * command, as a terminal hang-up should): no reload to promise. */
+const char sk_cli_tls_listen_help[] = TLS_SERVER_OPTS_HELP;
 
 const char sk_cli_tls_client_help[] =
     "TLS options (for tls:// endpoints):\n"

@@ -23,6 +23,7 @@ enum conn_flags {
     CONN_CLOSED = 1u << 4,    /* finished: the engine frees it */
     CONN_DRAINING = 1u << 5,  /* the server is stopping */
     CONN_TIMED_OUT = 1u << 6, /* flushing a last response after a timeout */
+    CONN_EOF_OWED = 1u << 7,  /* the protocol hears of the peer's end after its input */
 };
 
 struct sk_conn {
@@ -185,11 +186,11 @@ static void conn_flush(sk_conn_t *c)
     }
 }
 
-static void conn_eof(sk_conn_t *c)
+/* Tells the protocol that the peer ended its stream (no eof hook: close
+ * once the output is flushed). */
+static void deliver_eof(sk_conn_t *c)
 {
-    c->flags |= CONN_PEER_EOF;
-    if (c->verbose)
-        sk_log(SK_LOG_INFO, "conn %d: peer half-closed", c->plain.fd);
+    c->flags &= ~CONN_EOF_OWED;
     if (c->p->eof == NULL) {
         c->flags |= CONN_CLOSING;
         return;
@@ -200,6 +201,20 @@ static void conn_eof(sk_conn_t *c)
         mark_closed(c, sk_strerror(rc));
     else if (rc == SK_PROTO_CLOSE)
         c->flags |= CONN_CLOSING;
+}
+
+static void conn_eof(sk_conn_t *c)
+{
+    c->flags |= CONN_PEER_EOF;
+    if (c->verbose)
+        sk_log(SK_LOG_INFO, "conn %d: peer half-closed", c->plain.fd);
+    /* Requests the peer sent before its end may still wait in c->in (held
+     * back while a large reply was pending): they are answered first, and
+     * settle() passes the end on once they are consumed. */
+    if (c->in.len > 0)
+        c->flags |= CONN_EOF_OWED;
+    else
+        deliver_eof(c);
 }
 
 static void conn_read(sk_conn_t *c)
@@ -284,15 +299,23 @@ static void settle(sk_conn_t *c)
         conn_flush(c);
         if (c->flags & CONN_CLOSED)
             return;
-        if (!sk_outq_empty(&c->out) || c->in.len == 0 || (c->flags & CONN_CLOSING))
+        if (!sk_outq_empty(&c->out) || (c->flags & CONN_CLOSING))
             break;
-        /* Pipelined input waits in c->in; feed it now the output is gone. */
-        size_t before = c->in.len;
-        feed(c, NULL, 0);
+        if (c->in.len > 0) {
+            /* Pipelined input waits in c->in; feed it now the output is gone. */
+            size_t before = c->in.len;
+            feed(c, NULL, 0);
+            if (c->flags & CONN_CLOSED)
+                return;
+            if ((c->flags & CONN_CLOSING) || c->in.len != before || !sk_outq_empty(&c->out))
+                continue;
+            /* Incomplete: wait for more bytes, unless the peer has ended. */
+        }
+        if (!(c->flags & CONN_EOF_OWED))
+            break;
+        deliver_eof(c);
         if (c->flags & CONN_CLOSED)
             return;
-        if (!(c->flags & CONN_CLOSING) && c->in.len == before && sk_outq_empty(&c->out))
-            break; /* incomplete: wait for more bytes */
     }
     if (!sk_outq_empty(&c->out))
         return;
@@ -477,7 +500,11 @@ bool sk__conn_closed(const sk_conn_t *c)
 
 void sk__conn_close(sk_conn_t *c, const char *why)
 {
-    mark_closed(c, why);
+    /* The engine's reason wins even over an I/O failure its own action
+     * caused (a socket shut down at the drain timeout fails the write
+     * that was waiting on it). */
+    c->flags |= CONN_CLOSED;
+    c->why = why;
 }
 
 int sk__conn_fd(const sk_conn_t *c)

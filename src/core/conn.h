@@ -107,7 +107,8 @@ bool sk__conn_idle(const sk_conn_t *c);
 bool sk__conn_closed(const sk_conn_t *c);
 
 /* Closes the connection for a reason of the engine's own (drain timeout,
- * server stopped); it still has to be freed. */
+ * server stopped), which replaces any reason it closed for already; it
+ * still has to be freed. */
 void sk__conn_close(sk_conn_t *c, const char *why);
 
 int sk__conn_fd(const sk_conn_t *c);

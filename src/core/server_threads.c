@@ -177,6 +177,10 @@ static void *tconn_main(void *arg)
             }
             tconn_step(c);
         }
+        /* Shut down at the drain timeout: the I/O that failed because of
+         * it is not the reason. */
+        if (atomic_load(&tc->forced))
+            sk__conn_close(c, "drain timeout");
         registry_remove(tc);
         sk__conn_free(c, sk_clock_ms());
     }

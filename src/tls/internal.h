@@ -80,6 +80,12 @@ void sk__tls_explain(sk__tls_conn_t *c);
  * failing leaf certificate for sk__tls_explain; keeps OpenSSL's verdict. */
 int sk__tls_verify_cb(int preverify_ok, X509_STORE_CTX *ctx);
 
+/* Explains why loading a PEM file failed, from the OpenSSL error queue
+ * (which it clears): "WHAT FILE: reason" in err, the reason being the
+ * system error (no such file, permission) or the PEM problem rather than
+ * OpenSSL's wrapper; with verbose the queue is logged too. Returns SK_ETLS. */
+int sk__tls_load_error(struct sk_err *err, const char *what, const char *file, int verbose);
+
 /* Logs the OpenSSL error queue (only with -v) and clears it. */
 void sk__tls_log_stack(int verbose, const char *what);
 

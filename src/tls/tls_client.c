@@ -114,10 +114,7 @@ int sk_tls_client_new(sk_tls_client_t **out, const sk_tls_client_opts_t *o, stru
     SSL_CTX_sess_set_new_cb(c->ctx, new_session);
     if (o->cacert != NULL) {
         if (SSL_CTX_load_verify_locations(c->ctx, o->cacert, NULL) != 1) {
-            unsigned long e = ERR_peek_last_error();
-            rc = sk_err_set(err, SK_ETLS, "--cacert %s: %s", o->cacert,
-                            ERR_GET_LIB(e) == ERR_LIB_SYS ? strerror(ERR_GET_REASON(e))
-                                                          : "no PEM certificates in it");
+            rc = sk__tls_load_error(err, "--cacert", o->cacert, o->verbose);
             goto fail;
         }
     } else if (SSL_CTX_set_default_verify_paths(c->ctx) != 1) {
@@ -152,12 +149,15 @@ int sk_tls_client_new(sk_tls_client_t **out, const sk_tls_client_opts_t *o, stru
         const char *cf = o->cert_file != NULL ? o->cert_file : o->key_file;
         const char *kf = o->key_file != NULL ? o->key_file : o->cert_file;
         if (SSL_CTX_use_certificate_chain_file(c->ctx, cf) != 1) {
-            rc = sk_err_set(err, SK_ETLS, "client certificate %s: unreadable or not PEM", cf);
+            rc = sk__tls_load_error(err, "client certificate", cf, o->verbose);
             goto fail;
         }
-        if (SSL_CTX_use_PrivateKey_file(c->ctx, kf, SSL_FILETYPE_PEM) != 1 ||
-            SSL_CTX_check_private_key(c->ctx) != 1) {
-            rc = sk_err_set(err, SK_ETLS, "client key %s: unreadable or does not match %s", kf, cf);
+        if (SSL_CTX_use_PrivateKey_file(c->ctx, kf, SSL_FILETYPE_PEM) != 1) {
+            rc = sk__tls_load_error(err, "client key", kf, o->verbose);
+            goto fail;
+        }
+        if (SSL_CTX_check_private_key(c->ctx) != 1) {
+            rc = sk_err_set(err, SK_ETLS, "client key %s does not match certificate %s", kf, cf);
             goto fail;
         }
     }

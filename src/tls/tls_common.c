@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
@@ -181,6 +182,42 @@ static void explain_verify(sk__tls_conn_t *c, long v)
     }
 }
 
+/* Why loading a PEM file failed, in plain words: the system error (no
+ * such file, permission) or the PEM problem deep in the queue, rather than
+ * the "PEM lib" wrapper OpenSSL puts on top. */
+int sk__tls_load_error(struct sk_err *err, const char *what, const char *file, int verbose)
+{
+    const char *why = NULL, *fallback = NULL;
+    unsigned long e;
+    while ((e = ERR_get_error()) != 0) {
+        if (verbose > 0 || sk_log_verbosity > 0) {
+            char line[256];
+            ERR_error_string_n(e, line, sizeof(line));
+            sk_log(SK_LOG_INFO, "tls: openssl: %s", line);
+        }
+        if (fallback == NULL)
+            fallback = ERR_reason_error_string(e);
+        if (why != NULL)
+            continue;
+        if (ERR_GET_LIB(e) == ERR_LIB_SYS)
+            why = strerror(ERR_GET_REASON(e));
+        else if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+            why = "no PEM data in it (expected -----BEGIN ...-----)";
+        else if (ERR_GET_LIB(e) == ERR_LIB_X509 &&
+                 ERR_GET_REASON(e) == X509_R_NO_CERTIFICATE_OR_CRL_FOUND)
+            why = "no PEM certificates in it";
+        else if (ERR_GET_LIB(e) == ERR_LIB_X509 && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH)
+            why = "does not match the certificate";
+        else if (ERR_GET_REASON(e) == SSL_R_EE_KEY_TOO_SMALL ||
+                 ERR_GET_REASON(e) == SSL_R_CA_KEY_TOO_SMALL)
+            why = "key too small for the security level";
+    }
+    return sk_err_set(err, SK_ETLS, "%s %s: %s", what, file,
+                      why != NULL        ? why
+                      : fallback != NULL ? fallback
+                                         : "unreadable");
+}
+
 void sk__tls_explain(sk__tls_conn_t *c)
 {
     unsigned long e = ERR_peek_error();
@@ -209,8 +246,16 @@ void sk__tls_explain(sk__tls_conn_t *c)
                         : "the server answered in plain text (is it an http:// port?)";
         break;
     case SSL_R_NO_SHARED_CIPHER:
-    case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
         msg = "no shared cipher suite";
+        break;
+    case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+        /* The peer's verdict, not ours: after the handshake the only
+         * handshake left to fail is a renegotiation, which sockkit
+         * refuses. */
+        msg = c->t.handshaking ? "the peer aborted the handshake (handshake_failure alert: "
+                                 "most often no cipher suite or signature algorithm in common)"
+                               : "the peer gave up after its renegotiation was refused "
+                                 "(sockkit does not renegotiate)";
         break;
     case SSL_R_NO_APPLICATION_PROTOCOL:
     case SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL:

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,39 +46,6 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
         return SSL_TLSEXT_ERR_ALERT_FATAL;
     *out = sel;
     return SSL_TLSEXT_ERR_OK;
-}
-
-/* Why loading a PEM file failed, in plain words: the system error (no
- * such file, permission) or the PEM problem deep in the queue, rather than
- * the "PEM lib" wrapper OpenSSL puts on top. */
-static int load_error(struct sk_err *err, const char *what, const char *file, int verbose)
-{
-    const char *why = NULL, *fallback = NULL;
-    unsigned long e;
-    while ((e = ERR_get_error()) != 0) {
-        if (verbose > 0 || sk_log_verbosity > 0) {
-            char line[256];
-            ERR_error_string_n(e, line, sizeof(line));
-            sk_log(SK_LOG_INFO, "tls: openssl: %s", line);
-        }
-        if (fallback == NULL)
-            fallback = ERR_reason_error_string(e);
-        if (why != NULL)
-            continue;
-        if (ERR_GET_LIB(e) == ERR_LIB_SYS)
-            why = strerror(ERR_GET_REASON(e));
-        else if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
-            why = "no PEM data in it (expected -----BEGIN ...-----)";
-        else if (ERR_GET_LIB(e) == ERR_LIB_X509 && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH)
-            why = "does not match the certificate";
-        else if (ERR_GET_REASON(e) == SSL_R_EE_KEY_TOO_SMALL ||
-                 ERR_GET_REASON(e) == SSL_R_CA_KEY_TOO_SMALL)
-            why = "key too small for the security level";
-    }
-    return sk_err_set(err, SK_ETLS, "%s %s: %s", what, file,
-                      why != NULL        ? why
-                      : fallback != NULL ? fallback
-                                         : "unreadable");
 }
 
 static int use_self_signed(SSL_CTX *ctx, char *fp, size_t fpcap, struct sk_err *err)
@@ -153,9 +119,9 @@ static int build_ctx(struct sk_tls_server *s, SSL_CTX **out, char *fp, size_t fp
         rc = use_self_signed(ctx, fp, fpcap, err);
     } else {
         if (SSL_CTX_use_certificate_chain_file(ctx, s->cert_file) != 1)
-            rc = load_error(err, "certificate", s->cert_file, s->verbose);
+            rc = sk__tls_load_error(err, "certificate", s->cert_file, s->verbose);
         else if (SSL_CTX_use_PrivateKey_file(ctx, s->key_file, SSL_FILETYPE_PEM) != 1) {
-            rc = load_error(err, "key", s->key_file, s->verbose);
+            rc = sk__tls_load_error(err, "key", s->key_file, s->verbose);
             if (asked)
                 rc = sk_err_set(err, SK_ETLS,
                                 "key %s is encrypted; sockkit needs it unencrypted "

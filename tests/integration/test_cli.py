@@ -69,6 +69,9 @@ def test_connect_refused_exit_1():
     r = run(["connect", "127.0.0.1:%d" % port], input=b"")
     assert r.returncode == 1
     assert b"connection refused" in r.stderr
+    # The address is named once, not once from the command line and once
+    # from the connect error.
+    assert r.stderr.count(b"127.0.0.1:%d" % port) == 1, r.stderr
 
 
 def test_connect_name_not_found_exit_1():

@@ -343,6 +343,32 @@ def test_echo_half_close(server, backend):
     assert b"-k/--insecure" in r.stderr
 
 
+def test_renegotiation_refused_and_explained(server):
+    """A TLS 1.2 client asking to renegotiate is refused; -v explains the
+    alert it then sends as that, not as a cipher mismatch, and the server
+    goes on serving."""
+    srv = server("serve", "echo", "tls://127.0.0.1:0", "--self-signed", "-v")
+    port = tls_port(srv)
+    c = subprocess.Popen(["openssl", "s_client", "-tls1_2", "-connect", "127.0.0.1:%d" % port],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        c.stdin.write(b"hello\n")
+        c.stdin.flush()
+        time.sleep(0.5)
+        c.stdin.write(b"R\n")  # s_client: renegotiate
+        c.stdin.flush()
+        wait_for(lambda: b"closed (TLS error)" in read_err(srv), timeout=TIMEOUT)
+    finally:
+        c.kill()
+        c.wait()
+    err = read_err(srv).decode(errors="replace")
+    assert "renegotiation was refused" in err, err
+    assert "no shared cipher" not in err, err
+    with tls_conn(port) as t:
+        t.sock.sendall(b"still here")
+        assert t.sock.recv(100) == b"still here"
+
+
 def test_discard_over_tls(server):
     srv = server("serve", "discard", "tls://127.0.0.1:0", "--self-signed")
     r = run(["connect", "tls://127.0.0.1:%d" % tls_port(srv), "-k"], input=os.urandom(300000))
@@ -371,6 +397,35 @@ def test_listen_and_connect(pki):
                      b"certificate issuer: /CN=sockkit test CA", b"certificate expires: ",
                      b"verification: ok", b"session resumed: no"):
             assert fact in cerr, cerr
+    finally:
+        if lp.poll() is None:
+            lp.kill()
+            lp.wait()
+
+
+def test_reload_promised_only_where_sighup_reloads():
+    """Servers reload --cert/--key on SIGHUP and say so; `listen` keeps the
+    signal's usual meaning (it ends the command), so its help must not
+    promise a reload."""
+    assert b"SIGHUP re-reads" in run(["serve", "http", "--help"]).stdout
+    assert b"SIGHUP re-reads" in run(["serve", "echo", "--help"]).stdout
+    assert b"SIGHUP" not in run(["listen", "--help"]).stdout
+
+
+def test_listen_handshake_failure_names_peer():
+    """`listen` says which peer failed its handshake, and why, once."""
+    lp = subprocess.Popen([SOCKKIT, "listen", "tls://127.0.0.1:0", "--self-signed",
+                           "--tls-timeout", "0.5"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        lp.stderr.readline()  # the fingerprint
+        port = int(lp.stderr.readline().decode().rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+            local = "127.0.0.1:%d" % s.getsockname()[1]
+            _, err = lp.communicate(timeout=TIMEOUT)
+        assert lp.returncode == 1
+        assert err.decode().strip() == \
+            "sockkit listen: %s: TLS handshake with the peer timed out after 0.5 s" % local, err
     finally:
         if lp.poll() is None:
             lp.kill()

@@ -286,6 +286,31 @@ static void test_pipelining_is_bounded(void **state)
     sk__conn_free(c, 3);
 }
 
+static void test_pipelined_input_answered_after_peer_end(void **state)
+{
+    (void)state;
+    /* Two pipelined lines and the end of stream; the first answer cannot
+     * be sent yet, so the second line waits in the input buffer when the
+     * end arrives. */
+    fake->in = "a\nb\n";
+    fake->in_len = 4;
+    fake->in_eof = true;
+    fake->write_room = 0;
+    sk_conn_t *c = open_conn(&lines_proto, 0);
+    sk__conn_io(c, SK_EV_READ, 1);
+    sk__conn_io(c, SK_EV_READ, 2);
+    assert_int_equal(fake->in_off, 4);
+    assert_false(sk__conn_closed(c));
+    /* The peer reads again: both lines are answered, then it closes. */
+    fake->write_room = SIZE_MAX;
+    for (int i = 0; i < 10 && !sk__conn_closed(c); i++)
+        sk__conn_io(c, SK_EV_WRITE, 3);
+    assert_int_equal(fake->out_len, 6);
+    assert_memory_equal(fake->out, "ok\nok\n", 6);
+    assert_true(sk__conn_closed(c));
+    sk__conn_free(c, 4);
+}
+
 static void test_close_lingers(void **state)
 {
     (void)state;
@@ -427,6 +452,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_echo_and_half_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_output_backpressure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipelining_is_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipelined_input_answered_after_peer_end, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_close_lingers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_linger_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_protocol_deadline, setup, teardown),

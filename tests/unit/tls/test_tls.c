@@ -634,6 +634,17 @@ static void test_self_signed_and_bad_options(void **state)
     sk_tls_client_t *c = NULL;
     assert_true(sk_tls_client_new(&c, &bad_ca, &err) < 0);
     assert_non_null(strstr(err.msg, "--cacert /nonexistent/ca.pem"));
+    /* The system's reason, not a guess about the contents. */
+    assert_non_null(strstr(err.msg, "No such file"));
+    sk_tls_client_opts_t key_as_ca = {.cacert = leaf_key};
+    assert_true(sk_tls_client_new(&c, &key_as_ca, &err) < 0);
+    assert_non_null(strstr(err.msg, "no PEM certificates in it"));
+    sk_tls_client_opts_t no_cert = {.cacert = ca_pem, .cert_file = "/nonexistent/client.pem"};
+    assert_true(sk_tls_client_new(&c, &no_cert, &err) < 0);
+    assert_non_null(strstr(err.msg, "client certificate /nonexistent/client.pem: No such file"));
+    sk_tls_client_opts_t no_key = {.cacert = ca_pem, .cert_file = leaf_pem, .key_file = ca_pem};
+    assert_true(sk_tls_client_new(&c, &no_key, &err) < 0);
+    assert_non_null(strstr(err.msg, "client key"));
 }
 
 /* Plaintext buffered inside OpenSSL is reported by pending, so a reader
