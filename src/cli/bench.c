@@ -38,6 +38,11 @@ static const char bench_usage[] =
     "  backends           the echo server on every backend and connection count\n"
     "\n"
     "Every kind takes -d/--duration S (default 10), --json, --quiet.\n"
+    "\n"
+    "Examples:\n"
+    "  sockkit bench rtt 127.0.0.1:7000 --size 64 -d 10\n"
+    "  sockkit bench http http://127.0.0.1:8080/ -c 50 -t 1 --json\n"
+    "  sockkit bench backends --svg backends.svg\n"
     "Run 'sockkit bench KIND --help' for its options.\n";
 
 /* Options every bench shares. */

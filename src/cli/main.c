@@ -10,6 +10,7 @@ static const char usage[] =
     "A fast, small socket toolkit: servers, clients and benchmarks.\n"
     "\n"
     "Commands:\n"
+    "  serve http [ROOT]      static files over HTTP/1.1 (--listen EP, tls:// too)\n"
     "  serve echo EP...       echo every byte / datagram back\n"
     "  serve discard EP...    read and drop (throughput sink)\n"
     "  serve msg EP...        framed JSON request/reply\n"
@@ -25,8 +26,11 @@ static const char usage[] =
     "IPv6 addresses go in brackets: [::1]:8080.\n"
     "\n"
     "Examples:\n"
+    "  sockkit serve http ./public --listen :8080 --listen tls://:8443 --self-signed\n"
+    "  sockkit get -v https://127.0.0.1:8443/ -k\n"
     "  sockkit serve echo :7000 udp://:7000 unix:/tmp/echo.sock\n"
     "  echo hello | sockkit connect 127.0.0.1:7000\n"
+    "  sockkit bench rtt 127.0.0.1:7000 -d 5\n"
     "\n"
     "Run 'sockkit COMMAND --help' for a command's options.\n";
 

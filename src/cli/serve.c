@@ -16,6 +16,7 @@ static const char serve_usage[] =
     "Usage: sockkit serve KIND [OPTIONS] EP...\n"
     "\n"
     "Kinds:\n"
+    "  http [ROOT]      static files over HTTP/1.1 and TLS (--listen EP, repeatable)\n"
     "  echo EP...       echo every byte (stream) or datagram back\n"
     "  discard EP...    read and drop everything (throughput sink)\n"
     "  msg EP...        framed JSON request/reply (ping, echo, stats)\n"

@@ -6,7 +6,8 @@ import pytest
 
 from conftest import run
 
-COMMANDS = [["serve", "echo"], ["serve", "discard"], ["connect"], ["listen"]]
+COMMANDS = [["serve", "http"], ["serve", "echo"], ["serve", "discard"], ["serve", "msg"],
+            ["get"], ["connect"], ["listen"], ["msg"], ["broadcast"], ["bench"]]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS)
@@ -16,6 +17,21 @@ def test_help_has_usage_and_example(cmd):
     out = r.stdout.decode()
     assert out.startswith("Usage: sockkit " + " ".join(cmd))
     assert "Examples:" in out or "Example:" in out
+
+
+def test_top_level_help_lists_every_command():
+    """The design's command list, serve http first; and each one it lists
+    answers --help."""
+    out = run(["--help"]).stdout.decode()
+    cmds = [line.split()[:2] for line in out.splitlines() if line.startswith("  ") and
+            line.split()[0] in ("serve", "get", "connect", "listen", "msg", "broadcast", "bench")]
+    names = [c[0] + (" " + c[1] if c[0] == "serve" else "") for c in cmds]
+    assert names[0] == "serve http", names
+    for want in ("serve http", "serve echo", "serve discard", "serve msg", "get", "connect",
+                 "listen", "msg", "broadcast", "bench"):
+        assert want in names, (want, names)
+    for n in names:
+        assert run(n.split() + ["--help"]).returncode == 0, n
 
 
 def test_top_level_help_and_version():
