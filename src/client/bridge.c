@@ -68,6 +68,30 @@ static int transport_error(sk_transport_t *t, int rc, struct sk_err *err, const 
 /* Streams go through the transport (plain or TLS) on a non-blocking
  * socket: stdin is read only while nothing is queued for the peer, so a
  * slow peer holds back the input instead of growing a buffer. */
+/* Sends what q holds and, once it is empty after the end of input, ends
+ * our direction (FIN, or close_notify for TLS) so the peer sees the end
+ * while we keep printing what it still sends. Returns 1 when the bridge is
+ * done (our end sent and the peer's seen), 0 to go on, or a negative code
+ * with err filled. */
+static int send_pending(sk_transport_t *t, sk_outq_t *q, bool *shut_pending, bool sock_open,
+                        struct sk_err *err)
+{
+    while (!sk_outq_empty(q)) {
+        ssize_t n = t->ops->write(t, q);
+        if (n == -EAGAIN)
+            break;
+        if (n < 0)
+            return transport_error(t, (int)n, err, "write");
+    }
+    if (*shut_pending && sk_outq_empty(q)) {
+        if (t->ops->shutdown(t) != -EAGAIN)
+            *shut_pending = false;
+        if (!*shut_pending && !sock_open)
+            return 1;
+    }
+    return 0;
+}
+
 static int bridge_stream(sk_transport_t *t, int in_fd, int out_fd, struct sk_err *err)
 {
     static char buf[IO_SIZE];
@@ -122,24 +146,10 @@ static int bridge_stream(sk_transport_t *t, int in_fd, int out_fd, struct sk_err
                     goto out;
                 }
             }
-            while (!sk_outq_empty(&q)) {
-                ssize_t n = t->ops->write(t, &q);
-                if (n == -EAGAIN)
-                    break;
-                if (n < 0) {
-                    rc = transport_error(t, (int)n, err, "write");
-                    goto out;
-                }
-            }
-            if (shut_pending && sk_outq_empty(&q)) {
-                /* End of input: half-close (FIN, or close_notify for TLS)
-                 * so the peer sees the end, and keep printing what it
-                 * still sends. */
-                int s = t->ops->shutdown(t);
-                if (s != -EAGAIN)
-                    shut_pending = false;
-                if (!shut_pending && !sock_open)
-                    goto out;
+            int sent = send_pending(t, &q, &shut_pending, sock_open, err);
+            if (sent != 0) {
+                rc = sent < 0 ? sent : 0;
+                goto out;
             }
         }
         if (watch_in && pfd[1].revents) {
@@ -155,21 +165,10 @@ static int bridge_stream(sk_transport_t *t, int in_fd, int out_fd, struct sk_err
             }
             /* Send at once instead of waiting for poll to say writable:
              * the socket almost always is. */
-            while (!sk_outq_empty(&q)) {
-                ssize_t w = t->ops->write(t, &q);
-                if (w == -EAGAIN)
-                    break;
-                if (w < 0) {
-                    rc = transport_error(t, (int)w, err, "write");
-                    goto out;
-                }
-            }
-            if (shut_pending && sk_outq_empty(&q)) {
-                int s = t->ops->shutdown(t);
-                if (s != -EAGAIN)
-                    shut_pending = false;
-                if (!shut_pending && !sock_open)
-                    goto out;
+            int sent = send_pending(t, &q, &shut_pending, sock_open, err);
+            if (sent != 0) {
+                rc = sent < 0 ? sent : 0;
+                goto out;
             }
         }
     }
