@@ -332,7 +332,7 @@ static void test_listen_port0(void **state)
     int lowat = 0;
     socklen_t len = sizeof(lowat);
     assert_int_equal(getsockopt(a, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, &len), 0);
-    assert_int_equal(lowat, 256 * 1024);
+    assert_int_equal(lowat, 1024 * 1024);
     close(a);
     close(c);
     close(fds[0]);
