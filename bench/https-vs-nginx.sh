@@ -122,6 +122,23 @@ free_port() {
 children() { pgrep -P "$1" || true; }
 alive() { [ -n "${SPID[$1]:-}" ] && kill -0 "${SPID[$1]}" 2>/dev/null; }
 
+# Waits until peer NAME (nginx, h2o: it writes $TMP/NAME.pid) answers on
+# PORT, then records its PID and port; on failure prints its logs.
+await_peer() {
+    local name=$1 port=$2 i
+    for i in $(seq 1 100); do
+        if [ -s "$TMP/$name.pid" ] && curl -sk -o /dev/null -m 1 "https://127.0.0.1:$port/1k"; then
+            SPID[$name]=$(cat "$TMP/$name.pid")
+            PORT[$name]=$port
+            return 0
+        fi
+        kill -0 "${WRAP[$name]}" 2>/dev/null || break
+        sleep 0.1
+    done
+    log "$name did not start:"; cat "$TMP/$name.out" "$TMP/$name-error.log" >&2 2>/dev/null || true
+    return 1
+}
+
 start_nginx() {
     local port user_line="" i
     port=$(free_port)
@@ -133,17 +150,7 @@ start_nginx() {
     timeout -s TERM "$SERVER_LIFETIME" taskset -c "$SERVER_CPU" "$NGINX" -p "$TMP/" \
         -e "$TMP/nginx-error.log" -c "$TMP/nginx.conf" -g 'daemon off;' >"$TMP/nginx.out" 2>&1 &
     WRAP[nginx]=$!
-    for i in $(seq 1 100); do
-        if [ -s "$TMP/nginx.pid" ] && curl -sk -o /dev/null -m 1 "https://127.0.0.1:$port/1k"; then
-            SPID[nginx]=$(cat "$TMP/nginx.pid")
-            PORT[nginx]=$port
-            return 0
-        fi
-        kill -0 "${WRAP[nginx]}" 2>/dev/null || break
-        sleep 0.1
-    done
-    log "nginx did not start:"; cat "$TMP/nginx.out" "$TMP/nginx-error.log" >&2 2>/dev/null || true
-    return 1
+    await_peer nginx "$port"
 }
 
 start_h2o() {
@@ -156,17 +163,7 @@ start_h2o() {
     timeout -s TERM "$SERVER_LIFETIME" taskset -c "$SERVER_CPU" "$H2O" -c "$TMP/h2o.conf" \
         >"$TMP/h2o.out" 2>&1 &
     WRAP[h2o]=$!
-    for i in $(seq 1 100); do
-        if [ -s "$TMP/h2o.pid" ] && curl -sk -o /dev/null -m 1 "https://127.0.0.1:$port/1k"; then
-            SPID[h2o]=$(cat "$TMP/h2o.pid")
-            PORT[h2o]=$port
-            return 0
-        fi
-        kill -0 "${WRAP[h2o]}" 2>/dev/null || break
-        sleep 0.1
-    done
-    log "h2o did not start:"; cat "$TMP/h2o.out" "$TMP/h2o-error.log" >&2 2>/dev/null || true
-    return 1
+    await_peer h2o "$port"
 }
 
 start_sockkit() {
